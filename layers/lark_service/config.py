@@ -1,0 +1,103 @@
+"""Configuration, parsed once per cold start.
+
+Every function reads the same environment variables (DESIGN.md, "Fixed interfaces"). A bad or
+missing value must stop the function at start with the variable's name in the message, so the
+operator sees it in the first log line rather than as a confusing 500 later.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_BASE_URL = "https://open.feishu.cn"
+DAY_SECONDS = 24 * 60 * 60
+
+
+class ConfigError(RuntimeError):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+class Settings(BaseModel):
+    """The app's configuration. Field aliases are the environment variable names."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    app_id: str = Field("", alias="LARK_APP_ID")
+    app_secret: SecretStr = Field(SecretStr(""), alias="LARK_APP_SECRET")
+    encrypt_key: SecretStr | None = Field(None, alias="LARK_ENCRYPT_KEY")
+    verification_token: SecretStr | None = Field(None, alias="LARK_VERIFICATION_TOKEN")
+    app_type: Literal["self_built", "marketplace"] = Field("self_built", alias="LARK_APP_TYPE")
+    base_url: str = Field(DEFAULT_BASE_URL, alias="LARK_BASE_URL")
+
+    events_queue_url: str | None = Field(None, alias="EVENTS_QUEUE_URL")
+    idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
+    token_table: str | None = Field(None, alias="TOKEN_TABLE")
+
+    max_body_bytes: int = Field(1024 * 1024, alias="LARK_MAX_BODY_BYTES", gt=0)
+    # Lark retries for about 7 h; a day of de-duplication covers every retry, and requests older
+    # than this are refused as replays, so the two windows must be the same number.
+    dedupe_ttl_seconds: int = Field(DAY_SECONDS, alias="LARK_DEDUPE_TTL_SECONDS", ge=DAY_SECONDS)
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL such as https://open.feishu.cn")
+        return value.rstrip("/")
+
+    @field_validator("encrypt_key", "verification_token", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    def require(self, field: str) -> str:
+        """Return a value a function cannot run without, or fail naming its variable."""
+        value = getattr(self, field)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if not value:
+            alias = type(self).model_fields[field].alias or field
+            raise ConfigError(f"{alias} is not set; this function needs it")
+        return str(value)
+
+
+_SECRET_FIELDS = {
+    "app_id": "LARK_APP_ID",
+    "app_secret": "LARK_APP_SECRET",
+    "encrypt_key": "LARK_ENCRYPT_KEY",
+    "verification_token": "LARK_VERIFICATION_TOKEN",
+}
+
+
+def _from_secret(secret_id: str) -> dict[str, str]:
+    """Read the app's credentials from Secrets Manager (imported lazily: boto3 is not free)."""
+    import boto3  # noqa: PLC0415
+
+    try:
+        raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        doc = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"LARK_SECRET_ID: secret {secret_id!r} is not a JSON object") from exc
+    except Exception as exc:
+        raise ConfigError(f"LARK_SECRET_ID: cannot read secret {secret_id!r} ({type(exc).__name__})") from exc
+    if not isinstance(doc, dict):
+        raise ConfigError(f"LARK_SECRET_ID: secret {secret_id!r} is not a JSON object")
+    return {env: str(doc[key]) for key, env in _SECRET_FIELDS.items() if doc.get(key) is not None}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse the environment (and the secret, when ``LARK_SECRET_ID`` is set) into Settings."""
+    env = dict(os.environ if environ is None else environ)
+    secret_id = env.get("LARK_SECRET_ID")
+    if secret_id:
+        env.update(_from_secret(secret_id))
+    try:
+        return Settings.model_validate(env)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None

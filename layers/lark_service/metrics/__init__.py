@@ -1,0 +1,1 @@
+"""The metric catalog and the emit helpers built on it."""
