@@ -257,13 +257,27 @@ DEAD_LETTER_QUEUE_REGEX = ".*-dlq"
 
 AWS_METRICS: tuple[AwsMetricDef, ...] = (
     AwsMetricDef("AWS/Lambda", "Invocations", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Invocations."),
-    AwsMetricDef("AWS/Lambda", "Errors", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Invocations that raised."),
-    AwsMetricDef("AWS/Lambda", "Throttles", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Throttled invocations."),
     AwsMetricDef(
-        "AWS/Lambda", "Duration", "FunctionName", FUNCTION_NAME_REGEX, ("Average", "Maximum"), "Run time (ms)."
+        "AWS/Lambda", "Errors", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Invocations that raised."
     ),
     AwsMetricDef(
-        "AWS/Lambda", "ConcurrentExecutions", "FunctionName", FUNCTION_NAME_REGEX, ("Maximum",), "Concurrency."
+        "AWS/Lambda", "Throttles", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Throttled invocations."
+    ),
+    AwsMetricDef(
+        "AWS/Lambda",
+        "Duration",
+        "FunctionName",
+        FUNCTION_NAME_REGEX,
+        ("Average", "Maximum"),
+        "Run time (ms).",
+    ),
+    AwsMetricDef(
+        "AWS/Lambda",
+        "ConcurrentExecutions",
+        "FunctionName",
+        FUNCTION_NAME_REGEX,
+        ("Maximum",),
+        "Concurrency.",
     ),
     AwsMetricDef(
         "AWS/SQS",
