@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from lark_service.metrics.catalog import AWS_METRICS, CATALOG, snake_case
+from lark_service.metrics.catalog import AWS_METRICS, CATALOG, DEAD_LETTER_QUEUE_REGEX, snake_case
 from lark_service.render import cli as render_cli
 from lark_service.render.dashboard import panel_queries, render_dashboard
 from lark_service.render.rules import all_rules
@@ -112,6 +112,8 @@ def test_alerts_read_only_recorded_series() -> None:
         "LarkDeadLetterQueueNotEmpty",
         "LarkWorkerErrors",
     }
+    dlq = next(rule for rule in rules if rule["alert"] == "LarkDeadLetterQueueNotEmpty")
+    assert f'queue_name=~"{DEAD_LETTER_QUEUE_REGEX}"' in dlq["expr"]
     for rule in rules:
         read = series_in(rule["expr"])
         assert read, rule["alert"]

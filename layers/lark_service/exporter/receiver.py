@@ -17,7 +17,6 @@ from prometheus_client.exposition import start_http_server
 
 from lark_service.exporter.emf import EmfMetric, InvalidEmf, parse_line
 from lark_service.metrics.catalog import (
-    BY_EMF_NAME,
     CATALOG,
     NAMESPACE,
     QUEUE_DEPTH_METRIC,
@@ -37,7 +36,7 @@ class Receiver:
 
     def __init__(self, registry: CollectorRegistry | None = None, catalog: Iterable[MetricDef] = CATALOG):
         self.registry = registry if registry is not None else CollectorRegistry()
-        self._by_name = {spec.emf_name: spec for spec in catalog} if catalog is not CATALOG else BY_EMF_NAME
+        self._by_name = {spec.emf_name: spec for spec in catalog}
         self._series: dict[str, Any] = {}
         for spec in self._by_name.values():
             self._series[spec.emf_name] = _make_series(spec, self.registry)
@@ -65,7 +64,7 @@ class Receiver:
             registry=self.registry,
         )
         self._queue_depth = Gauge(
-            QUEUE_DEPTH_METRIC.removesuffix("_total"),
+            QUEUE_DEPTH_METRIC,
             "Messages visible in a watched SQS queue (the local AWS/SQS ApproximateNumberOfMessagesVisible).",
             ["queue_name"],
             registry=self.registry,

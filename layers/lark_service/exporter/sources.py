@@ -186,7 +186,8 @@ def _sqs_client() -> Any:
 
 
 def wait_until(condition: Callable[[], bool], timeout: float, interval: float = 0.05) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` passes (tests and the CLI share this)."""
+    """Poll ``condition`` until it holds or ``timeout`` passes: receivers fill asynchronously, so
+    callers that feed one over a socket (tests, the local runner) wait for a result, not a time."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

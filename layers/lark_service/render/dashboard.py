@@ -15,6 +15,8 @@ from grafana_foundation_sdk.builders import gauge, prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import dashboard as model
 
+from lark_service.metrics.catalog import DEAD_LETTER_QUEUE_REGEX
+
 UID = "lark-service-main"
 TITLE = "Lark Service"
 TAGS = ["lark-service", "monitoring"]
@@ -245,7 +247,10 @@ def build() -> model.Dashboard:
             "DLQ Depth",
             "Messages waiting in the dead-letter queue: each is an event that failed every retry.",
             "short",
-            Query(f'max by (queue_name) ({R}sqs_messages_visible{{queue_name=~".*-dlq"}})', "{{queue_name}}"),
+            Query(
+                f'max by (queue_name) ({R}sqs_messages_visible{{queue_name=~"{DEAD_LETTER_QUEUE_REGEX}"}})',
+                "{{queue_name}}",
+            ),
             [(None, "green"), (1, "red")],
         )
     )
