@@ -56,7 +56,13 @@ template-check: tools
 	$(SAM) validate --lint --template template.yaml
 	$(TOOLS)/sam/bin/cfn-lint template.yaml
 
-monitoring-check: tools
+monitoring-check: tools $(BIN)/.installed
+	promtool check config monitoring/prometheus/prometheus.yml
+	promtool check rules monitoring/prometheus/rules/*.yml
+	promtool test rules monitoring/prometheus/tests/*.test.yml
+	$(BIN)/lark-service render --check
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
+	$(BIN)/hadolint --failure-threshold warning monitoring/emf-receiver/Dockerfile
 
 unit: $(BIN)/.installed
 	$(BIN)/pytest tests/unit

@@ -6,6 +6,8 @@ what CloudWatch (in AWS) or the local receiver (on a laptop) turns into metrics.
 
 from __future__ import annotations
 
+import warnings
+
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
@@ -13,6 +15,10 @@ from lark_service.metrics.catalog import BY_EMF_NAME, NAMESPACE
 
 logger = Logger()
 metrics = Metrics(namespace=NAMESPACE)
+
+# ``emit`` flushes each metric on its own, so the shared metric set that ``log_metrics`` flushes is
+# empty by design; Powertools would warn about that on every invocation.
+warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
 
 
 def emit(name: str, value: float = 1.0, **dimensions: str) -> None:

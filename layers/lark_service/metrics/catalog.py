@@ -8,14 +8,26 @@ Dimensions stay low-cardinality: never ids, only bounded sets such as reason or 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 NAMESPACE = "LarkService"
 PROM_PREFIX = "lark_service_"
+RECORD_PREFIX = "lark_service:"
 
 PromType = Literal["counter", "histogram", "gauge"]
 EmfUnit = Literal["Count", "Seconds", "Milliseconds", "None"]
+
+CLOUDWATCH_PERIOD_SECONDS = 60
+"""The CloudWatch exporter asks for one-minute statistics; a ``Sum`` divided by this is a rate."""
+CLOUDWATCH_DELAY_SECONDS = 600
+"""CloudWatch statistics settle late; the exporter reads periods this old (its default)."""
+PERCENTILES = (0.95, 0.99)
+"""Quantiles the dashboard shows: buckets locally, CloudWatch extended statistics in production."""
+
+LATENCY_BUCKETS: tuple[float, ...] = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+"""Lark's webhook deadline is 3 s and its API calls take tens of milliseconds: resolution where it matters."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,10 +38,72 @@ class MetricDef:
     prom_name: str
     prom_type: PromType
     help: str
+    buckets: tuple[float, ...] = LATENCY_BUCKETS
+
+    @property
+    def base_name(self) -> str:
+        """The Prometheus name without prefix and type suffix: the stem of every recorded series."""
+        name = self.prom_name.removeprefix(PROM_PREFIX)
+        return name.removesuffix("_total") if self.prom_type == "counter" else name
+
+    @property
+    def cloudwatch_name(self) -> str:
+        """The series name prometheus/cloudwatch_exporter gives this metric, without statistic suffix."""
+        return f"{snake_case(NAMESPACE)}_{snake_case(self.emf_name)}"
+
+    @property
+    def cloudwatch_statistics(self) -> tuple[str, ...]:
+        """What the exporter fetches: sums for counts, percentiles for durations, the minimum for gauges."""
+        if self.prom_type == "counter":
+            return ("Sum",)
+        if self.prom_type == "histogram":
+            return ("SampleCount", "Sum")
+        return ("Minimum", "Maximum")
+
+    @property
+    def cloudwatch_extended_statistics(self) -> tuple[str, ...]:
+        if self.prom_type == "histogram":
+            return tuple(percentile_name(q) for q in PERCENTILES)
+        return ()
 
 
-def _def(emf: str, unit: EmfUnit, dims: tuple[str, ...], prom: str, kind: PromType, help_: str) -> MetricDef:
-    return MetricDef(emf, unit, dims, PROM_PREFIX + prom, kind, help_)
+@dataclass(frozen=True, slots=True)
+class AwsMetricDef:
+    """A metric AWS publishes for our resources, fetched by the CloudWatch exporter in production."""
+
+    namespace: str
+    name: str
+    dimension: str
+    select_regex: str
+    statistics: tuple[str, ...]
+    help: str
+
+    def cloudwatch_series(self, statistic: str) -> str:
+        return f"{snake_case(self.namespace)}_{snake_case(self.name)}_{snake_case(statistic)}"
+
+
+def snake_case(name: str) -> str:
+    """CamelCase to snake_case the way prometheus/cloudwatch_exporter names series and labels."""
+    name = name.replace("/", "_")
+    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
+    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
+    return re.sub(r"[^a-zA-Z0-9_]", "_", name).lower()
+
+
+def percentile_name(quantile: float) -> str:
+    return f"p{round(quantile * 100)}"
+
+
+def _def(
+    emf: str,
+    unit: EmfUnit,
+    dims: tuple[str, ...],
+    prom: str,
+    kind: PromType,
+    help_: str,
+    buckets: tuple[float, ...] = LATENCY_BUCKETS,
+) -> MetricDef:
+    return MetricDef(emf, unit, dims, PROM_PREFIX + prom, kind, help_, buckets)
 
 
 CATALOG: tuple[MetricDef, ...] = (
@@ -124,12 +198,20 @@ CATALOG: tuple[MetricDef, ...] = (
         "Redeliveries recognised by the de-duplication record and not enqueued again.",
     ),
     _def(
+        "WebhookErrors",
+        "Count",
+        ("route",),
+        "webhook_errors_total",
+        "counter",
+        "Requests answered with a 5xx (store or queue unavailable): Lark retries them.",
+    ),
+    _def(
         "WebhookAckDuration",
         "Seconds",
         ("route",),
         "webhook_ack_duration_seconds",
         "histogram",
-        "Time from request arrival to the reply Lark sees.",
+        "Time from request arrival to the reply Lark sees, for every reply (the error ratio's denominator).",
     ),
     # The worker.
     _def(
@@ -168,3 +250,56 @@ CATALOG: tuple[MetricDef, ...] = (
 )
 
 BY_EMF_NAME: dict[str, MetricDef] = {m.emf_name: m for m in CATALOG}
+
+FUNCTION_NAME_REGEX = "lark-service-.*"
+"""template.yaml names every function and queue ``lark-service-<stage>-...``."""
+DEAD_LETTER_QUEUE_REGEX = ".*-dlq"
+
+AWS_METRICS: tuple[AwsMetricDef, ...] = (
+    AwsMetricDef("AWS/Lambda", "Invocations", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Invocations."),
+    AwsMetricDef(
+        "AWS/Lambda", "Errors", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Invocations that raised."
+    ),
+    AwsMetricDef(
+        "AWS/Lambda", "Throttles", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Throttled invocations."
+    ),
+    AwsMetricDef(
+        "AWS/Lambda",
+        "Duration",
+        "FunctionName",
+        FUNCTION_NAME_REGEX,
+        ("Average", "Maximum"),
+        "Run time (ms).",
+    ),
+    AwsMetricDef(
+        "AWS/Lambda",
+        "ConcurrentExecutions",
+        "FunctionName",
+        FUNCTION_NAME_REGEX,
+        ("Maximum",),
+        "Concurrency.",
+    ),
+    AwsMetricDef(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        "QueueName",
+        FUNCTION_NAME_REGEX,
+        ("Maximum",),
+        "Messages waiting (the DLQ's should be zero).",
+    ),
+    AwsMetricDef(
+        "AWS/SQS",
+        "ApproximateAgeOfOldestMessage",
+        "QueueName",
+        FUNCTION_NAME_REGEX,
+        ("Maximum",),
+        "Age of the oldest waiting message (s).",
+    ),
+    AwsMetricDef(
+        "AWS/SQS", "NumberOfMessagesSent", "QueueName", FUNCTION_NAME_REGEX, ("Sum",), "Messages enqueued."
+    ),
+)
+
+QUEUE_DEPTH_METRIC = PROM_PREFIX + "sqs_messages_visible"
+"""The local stand-in for AWS/SQS ``ApproximateNumberOfMessagesVisible``: the receiver polls the queue."""
+QUEUE_DEPTH_AWS = next(m for m in AWS_METRICS if m.name == "ApproximateNumberOfMessagesVisible")
