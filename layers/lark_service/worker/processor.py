@@ -55,7 +55,9 @@ class Worker:
             config=self._config,
             key_prefix="worker",
         )(self._run)
-        self._processor = BatchProcessor(event_type=EventType.SQS)
+        # A batch whose every record failed is still a partial response (all ids listed), not an
+        # invocation error: the queue's retry and redrive treat both alike, and the reply stays exact.
+        self._processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
     def handle(self, event: dict[str, Any], lambda_context: Any) -> dict[str, Any]:
         self._config.register_lambda_context(lambda_context)
