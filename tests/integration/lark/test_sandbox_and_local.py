@@ -31,7 +31,18 @@ pytestmark = pytest.mark.integration
 
 def test_sandbox_command_serves_the_api() -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lark_service.cli", "sandbox", "--port", "0", "--app-id", "cli_cmd", "--app-secret", "s3"],
+        [
+            sys.executable,
+            "-m",
+            "lark_service.cli",
+            "sandbox",
+            "--port",
+            "0",
+            "--app-id",
+            "cli_cmd",
+            "--app-secret",
+            "s3",
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -105,7 +116,8 @@ def test_resend_pushes_an_encrypted_signed_app_ticket(receiver: _Receiver) -> No
     state = SandboxState([SandboxApp("cli_store", "s", "marketplace")])
     with SandboxServer(state, push_url=receiver.url, verification_token="vt", encrypt_key="ek") as server:
         answer = httpx.post(
-            f"{server.url}/open-apis/auth/v3/app_ticket/resend", json={"app_id": "cli_store", "app_secret": "s"}
+            f"{server.url}/open-apis/auth/v3/app_ticket/resend",
+            json={"app_id": "cli_store", "app_secret": "s"},
         ).json()
         assert answer == {"code": 0, "msg": "ok"}
         assert receiver.arrived.wait(5)
@@ -114,7 +126,11 @@ def test_resend_pushes_an_encrypted_signed_app_ticket(receiver: _Receiver) -> No
     assert headers["x-lark-signature"] == hashlib.sha256(signed.encode() + raw).hexdigest()
     event = _decrypt(json.loads(raw)["encrypt"], "ek")
     assert event["token"] == "vt"
-    assert event["event"] == {"app_id": "cli_store", "app_ticket": state.current_ticket("cli_store"), "type": "app_ticket"}
+    assert event["event"] == {
+        "app_id": "cli_store",
+        "app_ticket": state.current_ticket("cli_store"),
+        "type": "app_ticket",
+    }
 
 
 def test_poller_and_scheduler_run_until_stopped(lark_env: Stack, sandbox: Sandbox) -> None:
@@ -128,7 +144,9 @@ def test_poller_and_scheduler_run_until_stopped(lark_env: Stack, sandbox: Sandbo
         invoked.append(len(event["Records"]))
         return worker.handler(event, FakeLambdaContext())
 
-    poller = SqsPoller(lark_env.events_queue_url, invoke, client=boto3.client("sqs"), wait_seconds=1, stop=stop)
+    poller = SqsPoller(
+        lark_env.events_queue_url, invoke, client=boto3.client("sqs"), wait_seconds=1, stop=stop
+    )
     threads = [threading.Thread(target=scheduler.run), threading.Thread(target=poller.run)]
     for thread in threads:
         thread.start()

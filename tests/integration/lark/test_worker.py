@@ -163,3 +163,14 @@ def test_demo_bot_replies_once_to_a_message_delivered_twice(harness: Harness, sa
     (reply,) = sandbox.control.messages()
     assert reply["parent_id"] == message_id
     assert json.loads(reply["body"]["content"]) == {"text": "You said: hello"}
+
+
+def test_the_event_fixture_runs_through_the_worker(lark_env: Stack, sandbox: Sandbox) -> None:
+    """``tests/events/worker_sqs_message.json`` is what ``invoke worker --event`` feeds the function."""
+    from tests.conftest import EVENTS
+
+    event = json.loads((EVENTS / "worker_sqs_message.json").read_text())
+    assert load_function("worker").handler(event, FakeLambdaContext()) == {"batchItemFailures": []}
+    (reply,) = sandbox.control.messages()
+    assert reply["parent_id"] == "om_fixture0000000000000001"
+    assert json.loads(reply["body"]["content"]) == {"text": "You said: hello from the fixture"}
