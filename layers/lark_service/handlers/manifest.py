@@ -7,7 +7,10 @@ handler module and fails when this list and the router disagree.
 
 from __future__ import annotations
 
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = (
+    "lark_service.handlers.demo_bot",
+    "lark_service.handlers.app_ticket",
+)
 
 EVENT_TYPES: frozenset[str] = frozenset({"im.message.receive_v1", "app_ticket"})
 """Event types with a registered worker handler."""

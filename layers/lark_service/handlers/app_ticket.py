@@ -1,0 +1,27 @@
+"""Store apps: keep the ``app_ticket`` Lark pushes (hourly, and after a resend request).
+
+The token refresh needs it to obtain the app access token; it arrives as a schema 1.0 event
+(``event.type == "app_ticket"``) and is stored in the token table, where the refresh reads it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from lark_service.envelope import Envelope
+from lark_service.observability import logger
+from lark_service.router import router
+
+
+@router.event("app_ticket")
+def on_app_ticket(envelope: Envelope, ctx: Any) -> None:
+    event = envelope.event
+    ticket, app_id = event.get("app_ticket"), event.get("app_id")
+    if not isinstance(ticket, str) or not ticket or not isinstance(app_id, str) or not app_id:
+        raise ValueError("app_ticket event without event.app_ticket or event.app_id")
+    if ctx.app_id and app_id != ctx.app_id:
+        logger.warning("app_ticket for another app ignored", extra={"app_id": app_id})
+        return
+    ctx.tokens.put_ticket(app_id, ticket, envelope.received_at or time.time())
+    logger.info("app_ticket stored", extra={"app_id": app_id})

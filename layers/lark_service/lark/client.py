@@ -1,0 +1,122 @@
+"""The Lark API client handlers use: tokens handled, rate limits honoured, every call measured.
+
+A refused token (99991663 / 99991664 / 99991671) is refreshed and the call retried once; a
+second refusal is a real error. A rate limit is waited out when the reset is short, otherwise
+raised so the queue retries the event later rather than the worker sleeping through its budget.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from lark_service.lark.errors import LarkInvalidToken, LarkRateLimited
+from lark_service.lark.transport import Transport
+
+REPLY = "/open-apis/im/v1/messages/:message_id/reply"
+CREATE = "/open-apis/im/v1/messages"
+UUID_MAX = 50  # Lark's limit for the de-duplication key of message create/reply
+
+
+class TokenSource(Protocol):
+    def tenant_token(self, tenant_key: str | None = None) -> str: ...
+
+    def invalidate(self, token: str) -> None: ...
+
+
+class LarkClient:
+    def __init__(
+        self,
+        transport: Transport,
+        tokens: TokenSource,
+        *,
+        rate_limit_max_wait: float = 10.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._transport = transport
+        self._tokens = tokens
+        self._rate_limit_max_wait = rate_limit_max_wait
+        self._sleep = sleep
+
+    def request(
+        self,
+        method: str,
+        route: str,
+        *,
+        path_params: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        json_body: dict[str, Any] | None = None,
+        tenant_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Call an Open API route (``:name`` placeholders filled from ``path_params``); return ``data``."""
+        path = route
+        for name, value in (path_params or {}).items():
+            if not value or "/" in value:
+                raise ValueError(f"path parameter {name!r} must be a non-empty id without '/'")
+            path = path.replace(f":{name}", value)
+        token_retried = rate_limited = False
+        while True:
+            token = self._tokens.tenant_token(tenant_key)
+            try:
+                answer = self._transport.call(
+                    method, route, path=path, params=params, json=json_body, token=token
+                )
+            except LarkInvalidToken:
+                if token_retried:
+                    raise
+                token_retried = True
+                self._tokens.invalidate(token)
+                continue
+            except LarkRateLimited as exc:
+                if rate_limited or exc.reset_seconds > self._rate_limit_max_wait:
+                    raise
+                rate_limited = True
+                self._sleep(exc.reset_seconds)
+                continue
+            data = answer.get("data")
+            return data if isinstance(data, dict) else {}
+
+    def reply_message(
+        self,
+        message_id: str,
+        *,
+        msg_type: str,
+        content: dict[str, Any],
+        uuid: str | None = None,
+        tenant_key: str | None = None,
+    ) -> dict[str, Any]:
+        """Reply to a message in its chat. ``uuid`` makes Lark drop a repeat within an hour."""
+        return self.request(
+            "POST",
+            REPLY,
+            path_params={"message_id": message_id},
+            json_body=_message(msg_type, content, uuid),
+            tenant_key=tenant_key,
+        )
+
+    def send_message(
+        self,
+        receive_id_type: str,
+        receive_id: str,
+        *,
+        msg_type: str,
+        content: dict[str, Any],
+        uuid: str | None = None,
+        tenant_key: str | None = None,
+    ) -> dict[str, Any]:
+        return self.request(
+            "POST",
+            CREATE,
+            params={"receive_id_type": receive_id_type},
+            json_body={"receive_id": receive_id, **_message(msg_type, content, uuid)},
+            tenant_key=tenant_key,
+        )
+
+
+def _message(msg_type: str, content: dict[str, Any], uuid: str | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"msg_type": msg_type, "content": json.dumps(content, ensure_ascii=False)}
+    if uuid:
+        body["uuid"] = uuid[:UUID_MAX]
+    return body

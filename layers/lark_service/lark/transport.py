@@ -1,0 +1,123 @@
+"""One pooled HTTP connection set to Lark, with every call counted and timed.
+
+Auth calls and API calls share it so that one Lambda instance keeps one TLS pool warm across
+invocations, and so that every call, whatever made it, shows up in the request metrics by its
+route template (never by the ids inside the path, which would explode the series count).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from lark_service.lark.errors import (
+    APP_TICKET_INVALID_CODE,
+    CREDENTIAL_CODES,
+    INVALID_TOKEN_CODES,
+    RATE_LIMIT_CODE,
+    AppTicketInvalid,
+    CredentialsRejected,
+    LarkApiError,
+    LarkInvalidToken,
+    LarkRateLimited,
+    LarkTransientError,
+)
+from lark_service.observability import emit
+
+RESET_HEADER = "x-ogw-ratelimit-reset"
+DEFAULT_RESET_SECONDS = 1.0
+
+
+def default_timeout(total: float = 5.0) -> httpx.Timeout:
+    """Short and explicit: the worker's whole budget is 30 s and Lark's p99 is well under one."""
+    return httpx.Timeout(total, connect=min(2.0, total))
+
+
+class Transport:
+    def __init__(
+        self, base_url: str, *, timeout: httpx.Timeout | None = None, client: httpx.Client | None = None
+    ) -> None:
+        self._http = client or httpx.Client(
+            base_url=base_url,
+            timeout=timeout or default_timeout(),
+            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+            headers={"User-Agent": "lark-service"},
+        )
+
+    def close(self) -> None:
+        self._http.close()
+
+    def call(
+        self,
+        method: str,
+        route: str,
+        *,
+        path: str | None = None,
+        params: dict[str, str] | None = None,
+        json: dict[str, Any] | None = None,
+        token: str | None = None,
+    ) -> dict[str, Any]:
+        """Call ``route`` (the template; ``path`` is the filled-in form) and return the JSON body.
+
+        Raises the ``lark_service.lark.errors`` class that says what to do about a failure.
+        """
+        headers = {"Content-Type": "application/json; charset=utf-8"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        started = time.perf_counter()
+        try:
+            response = self._http.request(method, path or route, params=params, json=json, headers=headers)
+        except httpx.TimeoutException as exc:
+            self._count(method, route, "timeout", started)
+            raise LarkTransientError(f"{route}: timed out ({type(exc).__name__})") from exc
+        except httpx.TransportError as exc:
+            self._count(method, route, "error", started)
+            raise LarkTransientError(f"{route}: connection failed ({type(exc).__name__})") from exc
+        self._count(method, route, str(response.status_code), started)
+        return _check(route, response)
+
+    @staticmethod
+    def _count(method: str, route: str, status: str, started: float) -> None:
+        emit("ApiRequests", method=method, endpoint=route, status=status)
+        emit("ApiRequestDuration", time.perf_counter() - started, method=method, endpoint=route)
+
+
+def _check(route: str, response: httpx.Response) -> dict[str, Any]:
+    status = response.status_code
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        if status >= 500:
+            raise LarkTransientError(f"{route}: HTTP {status} without a JSON body")
+        raise LarkApiError(route, status, -1, f"unexpected non-JSON answer (HTTP {status})")
+    code = int(body.get("code", -1))
+    msg = str(body.get("msg", ""))
+    if status < 400 and code == 0:
+        return body
+    if (
+        status == 429
+        or code == RATE_LIMIT_CODE
+        or (status == 400 and RESET_HEADER in response.headers and code not in INVALID_TOKEN_CODES)
+    ):
+        emit("AuthRateLimitTriggered", endpoint=route)
+        raise LarkRateLimited(route, status, code, msg, _reset_seconds(response))
+    if code in INVALID_TOKEN_CODES:
+        raise LarkInvalidToken(route, status, code, msg)
+    if code in CREDENTIAL_CODES:
+        raise CredentialsRejected(route, status, code, msg)
+    if code == APP_TICKET_INVALID_CODE:
+        raise AppTicketInvalid(route, status, code, msg)
+    if status >= 500:
+        raise LarkTransientError(f"{route}: HTTP {status}, code {code}: {msg}")
+    raise LarkApiError(route, status, code, msg)
+
+
+def _reset_seconds(response: httpx.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get(RESET_HEADER, DEFAULT_RESET_SECONDS)))
+    except ValueError:
+        return DEFAULT_RESET_SECONDS

@@ -1,0 +1,1 @@
+"""The worker: SQS batches in, one registered handler run per event, exactly once."""
