@@ -206,7 +206,7 @@ def test_unsigned_garbage_gets_the_same_answer_as_a_missing_signature() -> None:
 
 
 def _unsigned_event() -> tuple[dict[str, str], bytes]:
-    headers, body = signed_request("message", CREDS)
+    _, body = signed_request("message", CREDS)
     return {"content-type": "application/json"}, body
 
 
