@@ -40,3 +40,9 @@ def error_code(exc: Exception) -> str:
         if code:
             return str(code)
     return type(exc).__name__
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests and the local runner switch endpoints between stacks)."""
+    with _lock:
+        _clients.clear()
