@@ -91,6 +91,7 @@ class FunctionProcess:
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._buffer = b""
+        self._closed = False
         self._ends = threading.Semaphore(0)
         request_r, self._request_w = os.pipe()
         self._response_r, response_w = os.pipe()
@@ -223,6 +224,9 @@ class FunctionProcess:
             view = view[written:]
 
     def stop(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         if self.alive:
             self.process.terminate()
             try:
