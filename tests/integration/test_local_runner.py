@@ -193,5 +193,5 @@ def test_dev_serves_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
     assert "WebhookDuplicates" in output
     assert "Traceback" not in output
     moto = next(line.split()[-1] for line in output.splitlines() if "local AWS (moto)" in line)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match=r"refused|reset|timed out"):
         urllib.request.urlopen(f"{moto}/moto-api/", timeout=2)

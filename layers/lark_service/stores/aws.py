@@ -1,6 +1,8 @@
-"""boto3 clients tuned for a function that must answer within Lark's 3 s deadline.
+"""AWS clients tuned for a function that must answer within Lark's 3 s deadline.
 
-boto3 is imported on first use, not at module import, so a challenge or a rejected request
+Clients come straight from a botocore session: boto3's resource layer adds import time and
+nothing the webhook uses, while configuration (region, credentials, ``AWS_ENDPOINT_URL``) is
+botocore's either way. botocore is imported on first use, so a challenge or a rejected request
 never pays for it, and clients share one session (one copy of the endpoint data in memory).
 """
 
@@ -11,6 +13,7 @@ from typing import Any
 
 _lock = threading.Lock()
 _clients: dict[str, Any] = {}
+_session: Any = None
 
 
 def client(service: str) -> Any:
@@ -44,5 +47,7 @@ def error_code(exc: Exception) -> str:
 
 def reset_clients() -> None:
     """Forget cached clients (tests and the local runner switch endpoints between stacks)."""
+    global _session  # noqa: PLW0603
     with _lock:
         _clients.clear()
+        _session = None

@@ -148,6 +148,24 @@ class Webhook:
 
     # --- verification --------------------------------------------------------------------
     def push(self, request: Request) -> Reply:
+        push = self.verify(request)
+        if isinstance(push, Challenge):
+            self.emit("WebhookEventsReceived", event_type="url_verification")
+            return Reply(200, {"challenge": push.challenge}, "challenge")
+        self.emit("WebhookEventsReceived", event_type=push.event_type)
+        if push.kind == "card":
+            return self._card(push)
+        if push.event_type not in self.event_types:
+            self.emit("WebhookEventsUnhandled", event_type=push.event_type)
+            self.log.info("unhandled event type acknowledged", extra={"event_type": push.event_type})
+            return Reply(200, SUCCESS, "unhandled")
+        return self._deliver(push, SUCCESS, "event")
+
+    def verify(self, request: Request) -> Challenge | Envelope:
+        """Everything before the first write: size, JSON, signature, decryption, shape, token.
+
+        Pure CPU (no I/O), which is what the warm per-event benchmark measures.
+        """
         if len(request.body) > self.max_body:
             raise Rejected(
                 413, "too_large", f"body is {len(request.body)} bytes; the limit is {self.max_body}"
@@ -168,17 +186,7 @@ class Webhook:
         push = parse_push(doc, request.body, self.clock())
         if not legacy_card:
             self._check_token(doc)
-        if isinstance(push, Challenge):
-            self.emit("WebhookEventsReceived", event_type="url_verification")
-            return Reply(200, {"challenge": push.challenge}, "challenge")
-        self.emit("WebhookEventsReceived", event_type=push.event_type)
-        if push.kind == "card":
-            return self._card(push)
-        if push.event_type not in self.event_types:
-            self.emit("WebhookEventsUnhandled", event_type=push.event_type)
-            self.log.info("unhandled event type acknowledged", extra={"event_type": push.event_type})
-            return Reply(200, SUCCESS, "unhandled")
-        return self._deliver(push, SUCCESS, "event")
+        return push
 
     def _signature_headers(self, request: Request) -> tuple[str, str, str] | None:
         parts = (request.headers.get(TIMESTAMP), request.headers.get(NONCE), request.headers.get(SIGNATURE))
