@@ -167,6 +167,16 @@ def run(args: argparse.Namespace) -> int:
     stops: list[Stop] = []
     with ExitStack() as resources:
         try:
+            # Bind first: a busy port should fail at once, before anything is started.
+            try:
+                server = ThreadingHTTPServer((args.host, args.port), BaseHTTPRequestHandler)
+            except OSError as exc:
+                print(
+                    f"lark-service dev: cannot listen on {args.host}:{args.port}: {exc.strerror}",
+                    file=sys.stderr,
+                )
+                return 1
+            resources.callback(server.server_close)
             endpoint = resources.enter_context(moto_server(args.moto_port or None))
             stack = create_stack(endpoint)
             runner = Runner(function_environment(stack))
@@ -176,18 +186,10 @@ def run(args: argparse.Namespace) -> int:
             if not args.no_plugins:
                 stops = start_plugins(app)
             runner.start("webhook")
-            try:
-                server = ThreadingHTTPServer((args.host, args.port), make_handler(app))
-            except OSError as exc:
-                print(
-                    f"lark-service dev: cannot listen on {args.host}:{args.port}: {exc.strerror}",
-                    file=sys.stderr,
-                )
-                return 1
+            server.RequestHandlerClass = make_handler(app)
             server.daemon_threads = True
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
             thread.start()
-            resources.callback(server.server_close)
             resources.callback(server.shutdown)
             env = runner.env
             banner = [
