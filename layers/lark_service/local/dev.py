@@ -88,6 +88,15 @@ def function_environment(stack: Stack) -> dict[str, str]:
     return env
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hung up (curl's timeout, Ctrl-C) is not worth a traceback.
+        error = sys.exc_info()[1]
+        print(f"[http] connection from {client_address[0]} failed: {type(error).__name__}", file=sys.stderr)
+
+
 def make_handler(app: LocalApp) -> type[BaseHTTPRequestHandler]:
     class WebhookRequestHandler(BaseHTTPRequestHandler):
         server_version = "lark-service-dev"
@@ -134,7 +143,10 @@ def make_handler(app: LocalApp) -> type[BaseHTTPRequestHandler]:
             self.send_header("content-length", str(len(payload)))
             self.end_headers()
             if self.command != "HEAD":
-                self.wfile.write(payload)
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up waiting; nothing to tell it
 
         do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _serve
 
@@ -169,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             # Bind first: a busy port should fail at once, before anything is started.
             try:
-                server = ThreadingHTTPServer((args.host, args.port), BaseHTTPRequestHandler)
+                server = _Server((args.host, args.port), BaseHTTPRequestHandler)
             except OSError as exc:
                 print(
                     f"lark-service dev: cannot listen on {args.host}:{args.port}: {exc.strerror}",
@@ -187,7 +199,6 @@ def run(args: argparse.Namespace) -> int:
                 stops = start_plugins(app)
             runner.start("webhook")
             server.RequestHandlerClass = make_handler(app)
-            server.daemon_threads = True
             thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
             thread.start()
             resources.callback(server.shutdown)
