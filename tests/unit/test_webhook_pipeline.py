@@ -346,3 +346,10 @@ def test_secrets_never_reach_replies() -> None:
     for reply in replies:
         assert KEY not in reply.json()
         assert TOKEN not in reply.json()
+
+
+@pytest.mark.parametrize("event", [None, [], "text", {"headers": {}}, {"requestContext": {"http": "x"}}])
+def test_events_that_are_not_function_url_events_are_400(event: Any) -> None:
+    with pytest.raises(Rejected) as info:
+        to_request(event, 1000)
+    assert (info.value.status, info.value.reason) == (400, "bad_event")

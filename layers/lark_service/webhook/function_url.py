@@ -14,8 +14,10 @@ from typing import Any
 from lark_service.webhook.protocol import Rejected, Reply, Request
 
 
-def to_request(event: Mapping[str, Any], max_body: int) -> Request:
+def to_request(event: Any, max_body: int) -> Request:
     """Build a ``Request``; an oversized or undecodable body is refused before it is copied."""
+    if not isinstance(event, Mapping):
+        raise Rejected(400, "bad_event", "not a Function URL event: the event is not a JSON object")
     context = event.get("requestContext")
     http = context.get("http") if isinstance(context, Mapping) else None
     method = http.get("method") if isinstance(http, Mapping) else None
