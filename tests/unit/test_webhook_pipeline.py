@@ -291,7 +291,7 @@ def test_shape_errors_name_the_missing_field() -> None:
     body = json.dumps({"schema": "2.0", "header": {"token": TOKEN, "event_type": "x"}}).encode()
     reply = rig.post({}, body)
     assert (reply.status, reply.body["msg"]) == (400, "header.event_id is missing or not a string")
-    reply = rig.post({}, b'{"hello":"world"}')
+    reply = rig.post({}, json.dumps({"hello": "world", "token": TOKEN}).encode())
     assert reply.status == 400
     assert "unrecognised push" in reply.body["msg"]
 
@@ -353,3 +353,20 @@ def test_events_that_are_not_function_url_events_are_400(event: Any) -> None:
     with pytest.raises(Rejected) as info:
         to_request(event, 1000)
     assert (info.value.status, info.value.reason) == (400, "bad_event")
+
+
+def test_every_card_module_registers_a_card_handler() -> None:
+    import importlib
+
+    from lark_service.handlers.manifest import CARD_MODULES
+    from lark_service.router import router
+
+    for module in CARD_MODULES:
+        importlib.import_module(module)
+    assert "demo_toast" in router.cards
+
+
+def test_token_is_checked_before_the_shape() -> None:
+    rig = Rig(encrypt_key=None)
+    body = json.dumps({"schema": "2.0", "header": {"token": "wrong"}}).encode()
+    assert rig.post({}, body).body["error"] == "bad_token"

@@ -183,10 +183,10 @@ class Webhook:
                 "plaintext",
                 "plaintext push refused: an Encrypt Key is configured, so pushes must be encrypted",
             )
-        push = parse_push(doc, request.body, self.clock())
         if not legacy_card:
+            # Before the shape is examined, so an unauthenticated sender learns nothing about it.
             self._check_token(doc)
-        return push
+        return parse_push(doc, request.body, self.clock())
 
     def _signature_headers(self, request: Request) -> tuple[str, str, str] | None:
         parts = (request.headers.get(TIMESTAMP), request.headers.get(NONCE), request.headers.get(SIGNATURE))
