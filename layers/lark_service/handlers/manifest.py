@@ -15,5 +15,5 @@ HANDLER_MODULES: tuple[str, ...] = (
 EVENT_TYPES: frozenset[str] = frozenset({"im.message.receive_v1", "app_ticket"})
 """Event types with a registered worker handler."""
 
-CARD_MODULES: tuple[str, ...] = ()
+CARD_MODULES: tuple[str, ...] = ("lark_service.handlers.demo_card",)
 """Modules holding card handlers: the webhook imports these, and only these, on a card callback."""

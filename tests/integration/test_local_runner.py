@@ -1,0 +1,197 @@
+"""The local runner's containers, ``invoke`` and ``dev``, over real processes and sockets."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from lark_service.local.aws import free_port, wait_for_http
+from lark_service.local.runner import FunctionError, FunctionTimeout, OutputLine, Runner
+from tests.conftest import EVENTS, ROOT
+
+pytestmark = pytest.mark.integration
+
+CLI = [sys.executable, "-m", "lark_service.cli"]
+
+ECHO_APP = """
+import json, sys, time
+COUNT = 0
+print("init done")
+
+def handler(event, context):
+    global COUNT
+    COUNT += 1
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    print(json.dumps({"_aws": {"CloudWatchMetrics": []}, "n": COUNT}))
+    print("to stderr", file=sys.stderr)
+    return {"count": COUNT, "event": event, "request_id": context.aws_request_id,
+            "remaining": context.get_remaining_time_in_millis()}
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "functions" / "echo").mkdir(parents=True)
+    (tmp_path / "functions" / "echo" / "app.py").write_text(textwrap.dedent(ECHO_APP))
+    (tmp_path / "functions" / "broken").mkdir()
+    (tmp_path / "functions" / "broken" / "app.py").write_text("raise RuntimeError('bad config: X_VAR')\n")
+    return tmp_path
+
+
+def test_containers_stay_warm_and_hand_every_line_to_the_hooks(project: Path) -> None:
+    lines: list[OutputLine] = []
+    with Runner(dict(os.environ), root=project, hooks=[lines.append]) as runner:
+        first = runner.invoke("echo", {"a": 1})
+        second = runner.invoke("echo", {"a": 2})
+        assert (first["count"], second["count"]) == (1, 2)  # one import, two invocations
+        assert first["event"] == {"a": 1}
+        assert first["request_id"] != second["request_id"]
+        assert 0 < first["remaining"] <= 30_000
+        # Output is complete when invoke returns: both EMF lines and both stderr lines are in.
+        emf = [line for line in lines if '"_aws"' in line.text]
+        assert [json.loads(line.text)["n"] for line in emf] == [1, 2]
+        assert {line.function for line in lines} == {"echo"}
+        assert [line.text for line in lines if line.stream == "stderr"] == ["to stderr", "to stderr"]
+        assert lines[0].text == "init done"
+
+
+def test_handler_errors_and_init_errors_are_lambda_error_documents(project: Path) -> None:
+    lines: list[OutputLine] = []
+    with Runner(dict(os.environ), root=project, hooks=[lines.append]) as runner:
+        with pytest.raises(FunctionError) as info:
+            runner.invoke("echo", {"fail": True})
+        assert info.value.error["errorType"] == "ValueError"
+        assert runner.invoke("echo", {})["count"] == 2  # the container survived its handler's error
+        with pytest.raises(FunctionError, match="bad config: X_VAR"):
+            runner.invoke("broken", {})
+    assert any("Traceback" in line.text for line in lines if line.function == "broken")
+
+
+def test_timeout_kills_the_container_and_the_next_invoke_is_cold(project: Path) -> None:
+    with Runner(dict(os.environ), root=project) as runner:
+        assert runner.invoke("echo", {})["count"] == 1
+        started = time.monotonic()
+        with pytest.raises(FunctionTimeout):
+            runner.invoke("echo", {"sleep": 30}, timeout=0.5)
+        assert time.monotonic() - started < 10
+        assert runner.invoke("echo", {})["count"] == 1
+
+
+def test_concurrent_invokes_are_serialised_per_container(project: Path) -> None:
+    results: list[int] = []
+    with Runner(dict(os.environ), root=project) as runner:
+        runner.start("echo")
+        threads = [
+            threading.Thread(target=lambda: results.append(runner.invoke("echo", {})["count"]))
+            for _ in range(6)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(results) == [1, 2, 3, 4, 5, 6]
+
+
+def test_invoke_command_prints_output_then_the_result() -> None:
+    out = subprocess.run(
+        [
+            *CLI,
+            "invoke",
+            "webhook",
+            "--event",
+            str(EVENTS / "event_v2_message.json"),
+            "--env-vars",
+            str(ROOT / "tests" / "env.json"),
+            "--local-aws",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.strip().splitlines()
+    result = json.loads(lines[-1])
+    assert (result["statusCode"], json.loads(result["body"])) == (200, {"msg": "success"})
+    emf = [json.loads(line) for line in lines[:-1] if '"_aws"' in line]
+    assert {"ColdStart", "WebhookEventsReceived", "WebhookAckDuration"} <= {k for doc in emf for k in doc}
+
+
+def test_invoke_command_reports_configuration_errors() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LARK_")}
+    out = subprocess.run(
+        [*CLI, "invoke", "webhook", "--event", str(EVENTS / "health.json")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env=env,
+        check=False,
+    )
+    assert out.returncode == 1
+    assert json.loads(out.stdout.strip().splitlines()[-1])["errorMessage"].startswith(
+        "LARK_VERIFICATION_TOKEN"
+    )
+
+
+def _send(url: str, *args: str) -> tuple[int, dict[str, object]]:
+    out = subprocess.run(
+        [*CLI, "send-event", *args, "--url", url],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    status, body = out.stdout.strip().splitlines()
+    return int(status), json.loads(body)
+
+
+def test_dev_serves_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LARK_", "AWS_ENDPOINT"))}
+    proc = subprocess.Popen(
+        [*CLI, "dev", "--port", str(port), "--no-plugins"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_http(f"{url}/health", timeout=60)
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            assert json.loads(response.read())["status"] == "ok"
+        status, body = _send(f"{url}/lark/events", "url_verification")
+        assert status == 200
+        assert str(body["challenge"]).startswith("challenge-")
+        assert _send(f"{url}/lark/events", "message", "--event-id", "dev-1") == (200, {"msg": "success"})
+        assert _send(f"{url}/lark/events", "message", "--event-id", "dev-1") == (200, {"msg": "success"})
+        assert _send(f"{url}/lark/events", "message", "--verification-token", "wrong")[0] == 401
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert "encrypt key         local-encrypt-key" in output
+    assert "[webhook] " in output
+    assert "WebhookDuplicates" in output
+    assert "Traceback" not in output
+    moto = next(line.split()[-1] for line in output.splitlines() if "local AWS (moto)" in line)
+    with pytest.raises(OSError, match=r"refused|reset|timed out"):
+        urllib.request.urlopen(f"{moto}/moto-api/", timeout=2)
