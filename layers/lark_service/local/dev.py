@@ -69,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--moto-port", type=int, default=0, help="port of the local AWS (default: a free one)"
     )
     parser.add_argument("--no-plugins", action="store_true", help="run only the webhook")
+    parser.add_argument(
+        "--show-emf", action="store_true", help="echo EMF lines too (they always reach /metrics)"
+    )
 
 
 def function_environment(stack: Stack) -> dict[str, str]:
@@ -191,10 +194,16 @@ def run(args: argparse.Namespace) -> int:
             resources.callback(server.server_close)
             endpoint = resources.enter_context(moto_server(args.moto_port or None))
             stack = create_stack(endpoint)
+            # The runner's own AWS calls (plug-ins polling the queue) go to the local stack too.
+            os.environ.update(stack.environ())
             runner = Runner(function_environment(stack))
             resources.callback(runner.stop)
             app = LocalApp(runner, stack)
-            runner.add_output_hook(lambda line: app.log(line.function, line.text))
+            runner.add_output_hook(
+                lambda line: (
+                    None if '"_aws"' in line.text and not args.show_emf else app.log(line.function, line.text)
+                )
+            )
             if not args.no_plugins:
                 stops = start_plugins(app)
             runner.start("webhook")

@@ -1,0 +1,26 @@
+"""The token refresh on its schedule (template.yaml's default), first run at start."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from lark_service.local.dev import LocalApp
+from lark_service.local.scheduler import DEFAULT_SCHEDULE, token_refresh_scheduler
+
+
+def start(app: LocalApp) -> Callable[[], None]:
+    expression = os.environ.get("TOKEN_REFRESH_SCHEDULE", DEFAULT_SCHEDULE)
+    scheduler = token_refresh_scheduler(
+        lambda event: app.runner.invoke("token_refresh", event), expression, stop=app.stopping
+    )
+    thread = threading.Thread(target=scheduler.run, name="token-refresh", daemon=True)
+    thread.start()
+    app.log("token_refresh", f"scheduled {expression}")
+
+    def stop() -> None:
+        scheduler.stop.set()
+        thread.join(timeout=5)
+
+    return stop
