@@ -389,17 +389,18 @@ def estimate(
             if key not in deps_by_requirements:
                 deps = Path(scratch) / f"deps-{key[:12]}"
                 install_requirements(requirements, deps, wheelhouse)
-                _compile(python, deps)
+                compile_tree(python, deps)
                 deps_by_requirements[key] = tree_bytes(deps)
             code = Path(scratch) / f"code-{name}"
             code.mkdir()
             stage_code(name, code, root)
-            _compile(python, code)
+            compile_tree(python, code)
             results.append(Estimate(name, base, deps_by_requirements[key], tree_bytes(code)))
     return results
 
 
-def _compile(python: str, path: Path) -> None:
+def compile_tree(python: str, path: Path) -> None:
+    """Precompile as the Dockerfile does: the runtime's Python, hashes that are never re-checked."""
     _run(
         [python, "-m", "compileall", "-q", "-j", "0", "--invalidation-mode", "unchecked-hash", str(path)],
         f"precompiling {path.name}",
