@@ -160,3 +160,24 @@ def test_workflow_runs_the_gate_on_every_function_image() -> None:
         assert f"lark-service:{tag}" in text.split("Size gate", 1)[1].split("Install SAM CLI", 1)[0]
         assert f"python3 scripts/image_smoke.py lark-service:{tag}" in text
     assert "--expect challenge" in text
+
+
+def test_sam_local_invoke_can_set_every_lark_variable_the_smoke_env_sets() -> None:
+    """`sam local invoke --env-vars` only sets variables the template declares for the function."""
+
+    class _CloudFormation(yaml.SafeLoader):
+        pass
+
+    _CloudFormation.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormation)
+    globals_env = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    smoke = json.loads((EVENTS / "smoke_env.json").read_text())
+    for logical_id, variables in smoke.items():
+        function_env = (
+            template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+        )
+        declared = globals_env | set(function_env)
+        needed = {
+            name for name in variables if name.startswith("LARK_") or name.endswith(("_TABLE", "_QUEUE_URL"))
+        }
+        assert needed <= declared, f"{logical_id}: {sorted(needed - declared)} not declared in template.yaml"
