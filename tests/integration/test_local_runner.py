@@ -165,7 +165,7 @@ def test_dev_serves_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LARK_", "AWS_ENDPOINT"))}
     proc = subprocess.Popen(
-        [*CLI, "dev", "--port", str(port), "--no-plugins"],
+        [*CLI, "dev", "--port", str(port), "--no-plugins", "--show-emf"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -195,3 +195,65 @@ def test_dev_serves_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
     moto = next(line.split()[-1] for line in output.splitlines() if "local AWS (moto)" in line)
     with pytest.raises(OSError, match=r"refused|reset|timed out"):
         urllib.request.urlopen(f"{moto}/moto-api/", timeout=2)
+
+
+def _url_after(output: list[str], marker: str, timeout: float = 60.0) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in list(output):
+            if marker in line:
+                return next(word for word in line.split() if word.startswith("http://"))
+        time.sleep(0.1)
+    raise AssertionError(f"{marker!r} never printed: {''.join(output)}")
+
+
+def _get_json(url: str) -> object:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def test_dev_replies_once_to_a_message_delivered_twice() -> None:
+    """The whole loop of `make dev`: webhook → queue → worker → Lark (the sandbox), metrics on /metrics."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LARK_", "AWS_ENDPOINT"))}
+    proc = subprocess.Popen(
+        [*CLI, "dev", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+    )
+    assert proc.stdout is not None
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
+    reader.start()
+    try:
+        sandbox = _url_after(output, "[sandbox] Lark sandbox on")
+        metrics = _url_after(output, "[metrics] Prometheus metrics on")
+        webhook = f"http://127.0.0.1:{port}/lark/events"
+        wait_for_http(f"http://127.0.0.1:{port}/health", timeout=60)
+        for _ in range(2):  # Lark's retry of the same delivery
+            assert _send(webhook, "message", "--event-id", "dev-loop-1") == (200, {"msg": "success"})
+        deadline = time.monotonic() + 30
+        while not _get_json(f"{sandbox}/_sandbox/messages") and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)  # room for a second, wrong reply to show up
+        messages = _get_json(f"{sandbox}/_sandbox/messages")
+        assert isinstance(messages, list)
+        assert len(messages) == 1, messages
+        assert "You said: hello" in messages[0]["body"]["content"]
+        with urllib.request.urlopen(metrics, timeout=5) as response:
+            exposition = response.read().decode()
+        assert (
+            'lark_service_worker_events_processed_total{event_type="im.message.receive_v1"} 1.0' in exposition
+        )
+        assert 'lark_service_webhook_duplicates_total{event_type="im.message.receive_v1"} 1.0' in exposition
+        assert 'lark_service_token_refresh_success_total{token_type="tenant_access_token"} 1.0' in exposition
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+    assert proc.returncode == 0, "".join(output)
+    assert "Traceback" not in "".join(output)
