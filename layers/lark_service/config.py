@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -90,14 +90,27 @@ def _from_secret(secret_id: str) -> dict[str, str]:
     return {env: str(doc[key]) for key, env in _SECRET_FIELDS.items() if doc.get(key) is not None}
 
 
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def parse_environment(model: type[Model], environ: Mapping[str, str] | None = None) -> Model:
+    """Validate environment variables into ``model`` (aliases are the variable names).
+
+    Every settings model goes through here so that every bad value is reported the same way:
+    the variable's name and what is wrong with it.
+    """
+    env = dict(os.environ if environ is None else environ)
+    try:
+        return model.model_validate(env)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        raise ConfigError(f"invalid configuration: {problems}") from None
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     """Parse the environment (and the secret, when ``LARK_SECRET_ID`` is set) into Settings."""
     env = dict(os.environ if environ is None else environ)
     secret_id = env.get("LARK_SECRET_ID")
     if secret_id:
         env.update(_from_secret(secret_id))
-    try:
-        return Settings.model_validate(env)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from None
+    return parse_environment(Settings, env)

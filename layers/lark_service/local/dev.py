@@ -159,6 +159,18 @@ def make_handler(app: LocalApp) -> type[BaseHTTPRequestHandler]:
     return WebhookRequestHandler
 
 
+def run_in_thread(name: str, loop: Callable[[], None], stop: threading.Event) -> Stop:
+    """Run a plug-in's loop in a daemon thread; the returned function stops it and waits for it."""
+    thread = threading.Thread(target=loop, name=name, daemon=True)
+    thread.start()
+
+    def halt() -> None:
+        stop.set()
+        thread.join(timeout=5)
+
+    return halt
+
+
 def start_plugins(app: LocalApp) -> list[Stop]:
     from lark_service.local import dev_plugins  # noqa: PLC0415
 

@@ -6,12 +6,11 @@ the local runner shrink the waits through the same variables instead of patching
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from lark_service.config import ConfigError
+from lark_service.config import parse_environment
 
 
 class TokenTuning(BaseModel):
@@ -31,9 +30,4 @@ class TokenTuning(BaseModel):
 
 
 def load_tuning(environ: Mapping[str, str] | None = None) -> TokenTuning:
-    env = os.environ if environ is None else environ
-    try:
-        return TokenTuning.model_validate(dict(env))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from None
+    return parse_environment(TokenTuning, environ)

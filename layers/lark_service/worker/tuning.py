@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from lark_service.config import ConfigError
+from lark_service.config import parse_environment
 
 
 class WorkerTuning(BaseModel):
@@ -21,9 +20,4 @@ class WorkerTuning(BaseModel):
 
 
 def load_worker_tuning(environ: Mapping[str, str] | None = None) -> WorkerTuning:
-    env = os.environ if environ is None else environ
-    try:
-        return WorkerTuning.model_validate(dict(env))
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from None
+    return parse_environment(WorkerTuning, environ)

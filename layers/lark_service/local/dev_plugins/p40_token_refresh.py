@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
 
-from lark_service.local.dev import LocalApp
+from lark_service.local.dev import LocalApp, run_in_thread
 from lark_service.local.scheduler import DEFAULT_SCHEDULE, token_refresh_scheduler
 
 
@@ -15,12 +14,5 @@ def start(app: LocalApp) -> Callable[[], None]:
     scheduler = token_refresh_scheduler(
         lambda event: app.runner.invoke("token_refresh", event), expression, stop=app.stopping
     )
-    thread = threading.Thread(target=scheduler.run, name="token-refresh", daemon=True)
-    thread.start()
     app.log("token_refresh", f"scheduled {expression}")
-
-    def stop() -> None:
-        scheduler.stop.set()
-        thread.join(timeout=5)
-
-    return stop
+    return run_in_thread("token-refresh", scheduler.run, scheduler.stop)
