@@ -6,7 +6,7 @@ from typing import Any
 
 from lark_service.config import load_settings
 from lark_service.lark.factory import build_services
-from lark_service.observability import logger
+from lark_service.observability import count_cold_start, logger
 from lark_service.tokens.refresh_job import run_refresh
 
 services = build_services(load_settings())
@@ -14,4 +14,5 @@ services = build_services(load_settings())
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    count_cold_start(context, "token_refresh")
     return run_refresh(services.refresher, context)

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from lark_service.config import ConfigError, load_settings
-from lark_service.observability import emit, logger
+from lark_service.observability import count_cold_start, emit, logger
 from lark_service.stores.dedupe import DynamoDedupeStore
 from lark_service.stores.queue import SqsEventQueue
 from lark_service.webhook.function_url import to_request, to_response
@@ -33,15 +33,10 @@ except ConfigError as exc:
     logger.error("configuration error", extra={"error": str(exc)})
     raise
 
-_cold = True
-
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    global _cold  # noqa: PLW0603 - Lambda's unit of state is the module
     started = time.perf_counter()
-    if _cold:
-        _cold = False
-        emit("ColdStart", function_name=getattr(context, "function_name", None) or "webhook")
+    count_cold_start(context, "webhook")
     try:
         reply = webhook.handle(to_request(event, settings.max_body_bytes))
     except Rejected as rejected:
@@ -50,5 +45,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # A bug, not a bad request: Lark retries a 500, so the event is not lost meanwhile.
         logger.exception("unexpected error")
         reply = Reply(500, {"error": "internal", "msg": "internal error"}, "error")
+    if reply.status >= 500:
+        emit("WebhookErrors", route=reply.route)  # Lark retries these: the error-rate alert watches them
     emit("WebhookAckDuration", time.perf_counter() - started, route=reply.route)
     return to_response(reply)

@@ -7,6 +7,7 @@ what CloudWatch (in AWS) or the local receiver (on a laptop) turns into metrics.
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -35,3 +36,18 @@ def emit(name: str, value: float = 1.0, **dimensions: str) -> None:
     with single_metric(name=name, unit=MetricUnit(spec.unit), value=value, namespace=NAMESPACE) as metric:
         for key in spec.dimensions:
             metric.add_dimension(name=key, value=dimensions[key] or "none")
+
+
+_cold = True
+
+
+def count_cold_start(context: Any, fallback_name: str) -> None:
+    """Count the process's first invocation as Powertools' ``ColdStart`` metric does.
+
+    Powertools' own ``capture_cold_start_metric`` needs a full Lambda context; the functions
+    are also invoked with none (tests, ``lark-service invoke``), so the count is kept here.
+    """
+    global _cold  # noqa: PLW0603 - a process has one cold start
+    if _cold:
+        _cold = False
+        emit("ColdStart", function_name=getattr(context, "function_name", None) or fallback_name)

@@ -61,7 +61,7 @@ def test_concurrent_duplicate_deliveries_enqueue_exactly_once(app, stack: Stack)
 
 
 def test_enqueue_failure_then_retry_queues_exactly_once(
-    stack: Stack, monkeypatch: pytest.MonkeyPatch
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sqs = boto3.client("sqs", endpoint_url=stack.endpoint)
     gone = sqs.create_queue(QueueName=f"{stack.idempotency_table}-gone")["QueueUrl"]
@@ -72,6 +72,10 @@ def test_enqueue_failure_then_retry_queues_exactly_once(
     assert status == 503
     assert reply["error"] == "queue_unavailable"
     assert "QueueDoesNotExist" not in json.dumps(reply)  # no internals in the reply
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [doc["route"] for doc in emf if "WebhookErrors" in doc] == [
+        "error"
+    ]  # the error-rate alert's input
     # Lark retries the same delivery; the function has recovered (its queue is back).
     healthy = load_webhook(monkeypatch, EVENTS_QUEUE_URL=stack.events_queue_url)
     assert post(healthy, headers, body) == (200, {"msg": "success"})
