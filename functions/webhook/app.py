@@ -50,5 +50,8 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         # A bug, not a bad request: Lark retries a 500, so the event is not lost meanwhile.
         logger.exception("unexpected error")
         reply = Reply(500, {"error": "internal", "msg": "internal error"}, "error")
+    if reply.status >= 500:
+        # Lark retries a 5xx: the event is late, not lost; the error ratio's numerator.
+        emit("WebhookErrors", route=reply.route)
     emit("WebhookAckDuration", time.perf_counter() - started, route=reply.route)
     return to_response(reply)
