@@ -1,25 +1,26 @@
-"""The whole chain on real servers: EMF → receiver → the real Prometheus → every panel and rule.
+"""The whole chain on real servers: the real functions → EMF → receiver → Prometheus → every panel and rule.
 
 Prometheus runs with the project's own configuration, rules and alerts, changed only where a test
-must: loopback ports, a temporary data directory and one-second intervals. The workload emits
-through the same ``emit`` the functions call, and its output travels to the receiver over TCP as
-it would to the CloudWatch agent.
+must: loopback ports, a temporary data directory and one-second intervals. The webhook, worker
+and token refresh run in the local runner against moto's server and the Lark sandbox
+(``function_workload``); every EMF line they print travels to the receiver over TCP, as it would
+to the CloudWatch agent. No metric is emitted by the test itself: each catalog metric comes from
+a function reacting to real traffic, faults and failures.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +31,22 @@ import yaml
 from lark_service.exporter.receiver import Receiver
 from lark_service.exporter.sources import Sources
 from lark_service.local.aws import Stack, free_port, wait_for_http
+from lark_service.metrics.catalog import CATALOG
 from lark_service.render.dashboard import panel_queries
 from tests.conftest import ROOT
+from tests.integration.function_workload import (
+    POISON_ROUNDS,
+    REDRIVE_LIMIT,
+    FunctionsWorkload,
+    reply_path,
+)
 
 pytestmark = pytest.mark.integration
 
 MONITORING = ROOT / "monitoring" / "prometheus"
 DASHBOARD = ROOT / "monitoring" / "grafana" / "dashboards" / "lark-service.json"
 DEADLINE_SECONDS = 50.0
-DLQ_MESSAGES = 2
+DLQ_DEPTH = 'lark_service:sqs_messages_visible{queue_name=~".*-dlq"}'
 
 
 def prometheus_config(tmp: Path, prometheus_port: int, receiver_port: int) -> Path:
@@ -104,37 +112,24 @@ def receiver_http(receiver: tuple[Receiver, Sources]) -> int:
 
 
 @pytest.fixture
-def workload(receiver: tuple[Receiver, Sources]) -> Iterator[None]:
-    """The functions' EMF, piped line by line into the receiver's TCP port like the CloudWatch agent's."""
+def workload(stack: Stack, receiver: tuple[Receiver, Sources]) -> Iterator[FunctionsWorkload]:
+    """The real functions' EMF, sent line by line to the receiver's TCP port like the CloudWatch agent's."""
     port = receiver[1].listen_tcp("127.0.0.1", 0)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "integration" / "emf_workload.py"),
-            "--rounds",
-            "400",
-            "--interval",
-            "0.2",
-        ],
-        stdout=subprocess.PIPE,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-    )
+    conn = socket.create_connection(("127.0.0.1", port), timeout=5)
+    lock = threading.Lock()
 
-    def forward() -> None:
-        assert proc.stdout
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
-            for line in proc.stdout:
-                conn.sendall(line)
+    def forward(line: str) -> None:
+        with lock:  # every function's output reader calls this
+            conn.sendall(line.encode("utf-8") + b"\n")
 
-    thread = threading.Thread(target=forward, daemon=True)
-    thread.start()
+    run = FunctionsWorkload(stack, forward)
     try:
-        yield
+        run.start()
+        yield run
     finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-        thread.join(timeout=10)
+        run.stop()
+        conn.close()
+    assert not run.errors, run.errors
 
 
 def query(url: str, expr: str) -> list[dict[str, Any]]:
@@ -150,38 +145,85 @@ def has_data(result: list[dict[str, Any]]) -> bool:
     return bool(result) and all(math.isfinite(float(item["value"][1])) for item in result)
 
 
+def value(result: list[dict[str, Any]]) -> float | None:
+    return float(result[0]["value"][1]) if len(result) == 1 else None
+
+
 def test_every_panel_query_and_recording_rule_returns_data(
-    stack: Stack, receiver: tuple[Receiver, Sources], prometheus: str, workload: None
+    receiver: tuple[Receiver, Sources], prometheus: str, workload: FunctionsWorkload
 ) -> None:
-    sqs = boto3.client("sqs")
-    for index in range(DLQ_MESSAGES):
-        sqs.send_message(QueueUrl=stack.dead_letter_queue_url, MessageBody=json.dumps({"poison": index}))
+    stack = workload.stack
     receiver[1].watch_queue(stack.dead_letter_queue_url, interval=0.5)
     receiver[1].watch_queue(stack.events_queue_url, interval=0.5)
 
     recording = yaml.safe_load((MONITORING / "rules" / "recording.yml").read_text())
     records = [rule["record"] for group in recording["groups"] for rule in group["rules"]]
     panels = panel_queries(DASHBOARD.read_text())
-    pending: dict[str, str] = {expr: f"panel {title!r} query {ref}" for title, ref, expr in panels}
-    pending.update({record: f"recording rule {record}" for record in records})
+    pending: dict[str, Callable[[], bool]] = {
+        f"panel {title!r} query {ref}": partial(lambda e: has_data(query(prometheus, e)), expr)
+        for title, ref, expr in panels
+    }
+    pending.update(
+        {f"recording rule {r}": partial(lambda e: has_data(query(prometheus, e)), r) for r in records}
+    )
     assert len(pending) >= 40
+    poisons = len(POISON_ROUNDS)
+
+    def dlq_depth() -> bool:
+        return value(query(prometheus, DLQ_DEPTH)) == poisons
+
+    def ratio(expr: str) -> bool:
+        found = value(query(prometheus, expr))
+        return found is not None and 0 < found < 1
+
+    def replies() -> bool:
+        answered = {m["parent_id"] for m in workload.lark.messages()}
+        due = {f"om_{event_id[:16]}" for round_, event_id in workload.messages if round_ < 3}
+        return workload.rounds >= 3 and due <= answered
+
+    pending.update(
+        {
+            f"the DLQ holding the {poisons} poison messages": dlq_depth,
+            "an API error ratio between 0 and 1": partial(ratio, "lark_service:api_error_ratio:rate5m"),
+            "a webhook error ratio between 0 and 1": partial(
+                ratio, "lark_service:webhook_error_ratio:rate5m"
+            ),
+            "a worker error ratio between 0 and 1": partial(ratio, "lark_service:worker_error_ratio:rate5m"),
+            "the demo bot's replies to the first rounds' messages": replies,
+        }
+    )
 
     started = time.monotonic()
-    while pending and time.monotonic() - started < DEADLINE_SECONDS:
-        for expr in list(pending):
-            if has_data(query(prometheus, expr)):
-                del pending[expr]
+    while pending and not workload.errors and time.monotonic() - started < DEADLINE_SECONDS:
+        for name, check in list(pending.items()):
+            if check():
+                del pending[name]
         time.sleep(0.5)
     elapsed = time.monotonic() - started
-    assert not pending, f"no data after {elapsed:.0f}s for: " + "; ".join(sorted(pending.values()))
-    print(f"every panel and recorded series had data after {elapsed:.1f}s")
+    assert not workload.errors, workload.errors
+    assert not pending, f"not there after {elapsed:.0f}s ({workload.rounds} rounds): " + "; ".join(
+        sorted(pending)
+    )
+    print(f"every panel and recorded series had data after {elapsed:.1f}s and {workload.rounds} rounds")
 
-    dlq = query(prometheus, 'lark_service:sqs_messages_visible{queue_name=~".*-dlq"}')
-    assert [float(item["value"][1]) for item in dlq] == [DLQ_MESSAGES]
-    ratio = float(query(prometheus, "lark_service:api_error_ratio:rate5m")[0]["value"][1])
-    assert 0 < ratio < 0.5
-    p99 = query(prometheus, "lark_service:webhook_ack_duration_seconds:p99")
-    assert 0.05 < float(p99[0]["value"][1]) < 1.0
+    # Every catalog metric came from a real function's output, none from the test.
+    assert workload.emf_names == {spec.emf_name for spec in CATALOG}
+    assert all("You said: hello" in m["body"]["content"] for m in workload.lark.messages())
+    for event_id in workload.poison_ids:  # one failed reply per receive, then the DLQ
+        attempts = workload.lark.requests(reply_path(event_id))
+        assert [r["status"] for r in attempts if r["status"] != 429] == [500] * REDRIVE_LIMIT
+    dead = boto3.client("sqs").receive_message(
+        QueueUrl=stack.dead_letter_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=30
+    )["Messages"]
+    assert sorted(json.loads(m["Body"])["event_id"] for m in dead) == sorted(workload.poison_ids)
+    routes = {
+        item["metric"]["route"] for item in query(prometheus, "lark_service:webhook_ack_duration_seconds:p99")
+    }
+    assert routes >= {"challenge", "event", "duplicate", "unhandled", "card", "rejected", "error", "health"}
+    cold = query(prometheus, "lark_service:lambda_cold_starts:rate5m")
+    assert {item["metric"]["function_name"] for item in cold} == {"webhook", "worker", "token_refresh"}
+    reasons = query(prometheus, "lark_service:webhook_requests_rejected:rate5m")
+    assert {item["metric"]["reason"] for item in reasons} >= {"bad_signature", "bad_token", "stale"}
 
     with urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=5) as response:
         groups = json.load(response)["data"]["groups"]

@@ -229,3 +229,20 @@ def test_missing_configuration_stops_the_cold_start(stack: Stack, monkeypatch: p
     monkeypatch.delenv("EVENTS_QUEUE_URL")
     with pytest.raises(ConfigError, match="EVENTS_QUEUE_URL"):
         load_webhook(monkeypatch)
+
+
+def test_only_a_5xx_counts_as_a_webhook_error(app, stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
+    """``WebhookErrors`` is the numerator of the error-rate alert: refusals and acks are not errors."""
+    assert send(app, "message")[0] == 200
+    assert send(app, "message", creds=Credentials("wrong-token", KEY))[0] == 401
+    boto3.client("dynamodb", endpoint_url=stack.endpoint).delete_table(TableName=stack.idempotency_table)
+    assert send(app, "message")[0] == 503
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [(doc["route"], doc["WebhookErrors"]) for doc in emf if "WebhookErrors" in doc] == [
+        ("error", [1.0])
+    ]
+    assert sorted(doc["route"] for doc in emf if "WebhookAckDuration" in doc) == [
+        "error",
+        "event",
+        "rejected",
+    ]
