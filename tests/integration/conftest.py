@@ -7,6 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from lark_service.exporter.receiver import Receiver
+from lark_service.exporter.sources import Sources
 from lark_service.local.aws import Stack, create_stack, moto_server
 
 
@@ -23,3 +25,15 @@ def stack(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Stack:
     for name, value in created.environ().items():
         monkeypatch.setenv(name, value)
     return created
+
+
+@pytest.fixture
+def emf_receiver() -> Iterator[tuple[Receiver, Sources]]:
+    """An EMF receiver with no inputs yet; the test opens the ones it needs, all closed after it."""
+    receiver = Receiver()
+    sources = Sources(receiver)
+    try:
+        yield receiver, sources
+    finally:
+        sources.close()
+        receiver.stop()

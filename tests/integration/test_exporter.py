@@ -9,7 +9,6 @@ import subprocess
 import sys
 import textwrap
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,24 +28,13 @@ VALID = (
 REJECTED = "lark_service_webhook_requests_rejected_total"
 
 
-@pytest.fixture
-def running() -> Iterator[tuple[Receiver, Sources]]:
-    receiver = Receiver()
-    sources = Sources(receiver)
-    try:
-        yield receiver, sources
-    finally:
-        sources.close()
-        receiver.stop()
-
-
 def sample(receiver: Receiver, name: str, **labels: str) -> float:
     return receiver.registry.get_sample_value(name, labels) or 0.0
 
 
-def test_aws_embedded_metrics_in_agent_mode_over_tcp(running: tuple[Receiver, Sources]) -> None:
+def test_aws_embedded_metrics_in_agent_mode_over_tcp(emf_receiver: tuple[Receiver, Sources]) -> None:
     """An independent EMF implementation, talking to us as it would to the CloudWatch agent."""
-    receiver, sources = running
+    receiver, sources = emf_receiver
     port = sources.listen_tcp("127.0.0.1", 0)
     producer = textwrap.dedent(
         """
@@ -95,8 +83,8 @@ def test_aws_embedded_metrics_in_agent_mode_over_tcp(running: tuple[Receiver, So
     assert sample(receiver, "emf_receiver_documents_total", outcome="invalid") == 0
 
 
-def test_tcp_survives_garbage_and_oversized_lines(running: tuple[Receiver, Sources]) -> None:
-    receiver, sources = running
+def test_tcp_survives_garbage_and_oversized_lines(emf_receiver: tuple[Receiver, Sources]) -> None:
+    receiver, sources = emf_receiver
     port = sources.listen_tcp("127.0.0.1", 0)
     with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
         conn.sendall(b"not json at all\n")
@@ -109,8 +97,8 @@ def test_tcp_survives_garbage_and_oversized_lines(running: tuple[Receiver, Sourc
     assert sample(receiver, "emf_receiver_ignored_lines_total") == 1
 
 
-def test_udp_datagrams_may_hold_several_lines(running: tuple[Receiver, Sources]) -> None:
-    receiver, sources = running
+def test_udp_datagrams_may_hold_several_lines(emf_receiver: tuple[Receiver, Sources]) -> None:
+    receiver, sources = emf_receiver
     port = sources.listen_udp("127.0.0.1", 0)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         sock.sendto(f"{VALID}\n{VALID}\n".encode(), ("127.0.0.1", port))
@@ -119,9 +107,9 @@ def test_udp_datagrams_may_hold_several_lines(running: tuple[Receiver, Sources])
 
 
 def test_a_followed_file_picks_up_appended_lines_and_truncation(
-    running: tuple[Receiver, Sources], tmp_path: Path
+    emf_receiver: tuple[Receiver, Sources], tmp_path: Path
 ) -> None:
-    receiver, sources = running
+    receiver, sources = emf_receiver
     log = tmp_path / "function.log"
     log.write_text(f"START RequestId: 1\n{VALID}\n")
     sources.read_file(log, follow=True, poll=0.05)

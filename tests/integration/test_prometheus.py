@@ -96,25 +96,14 @@ def prometheus(tmp_path: Path, receiver_http: int) -> Iterator[str]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[tuple[Receiver, Sources]]:
-    receiver = Receiver()
-    sources = Sources(receiver)
-    try:
-        yield receiver, sources
-    finally:
-        sources.close()
-        receiver.stop()
+def receiver_http(emf_receiver: tuple[Receiver, Sources]) -> int:
+    return emf_receiver[0].start_http(0)
 
 
 @pytest.fixture
-def receiver_http(receiver: tuple[Receiver, Sources]) -> int:
-    return receiver[0].start_http(0)
-
-
-@pytest.fixture
-def workload(stack: Stack, receiver: tuple[Receiver, Sources]) -> Iterator[FunctionsWorkload]:
+def workload(stack: Stack, emf_receiver: tuple[Receiver, Sources]) -> Iterator[FunctionsWorkload]:
     """The real functions' EMF, sent line by line to the receiver's TCP port like the CloudWatch agent's."""
-    port = receiver[1].listen_tcp("127.0.0.1", 0)
+    port = emf_receiver[1].listen_tcp("127.0.0.1", 0)
     conn = socket.create_connection(("127.0.0.1", port), timeout=5)
     lock = threading.Lock()
 
@@ -150,11 +139,11 @@ def value(result: list[dict[str, Any]]) -> float | None:
 
 
 def test_every_panel_query_and_recording_rule_returns_data(
-    receiver: tuple[Receiver, Sources], prometheus: str, workload: FunctionsWorkload
+    emf_receiver: tuple[Receiver, Sources], prometheus: str, workload: FunctionsWorkload
 ) -> None:
     stack = workload.stack
-    receiver[1].watch_queue(stack.dead_letter_queue_url, interval=0.5)
-    receiver[1].watch_queue(stack.events_queue_url, interval=0.5)
+    emf_receiver[1].watch_queue(stack.dead_letter_queue_url, interval=0.5)
+    emf_receiver[1].watch_queue(stack.events_queue_url, interval=0.5)
 
     recording = yaml.safe_load((MONITORING / "rules" / "recording.yml").read_text())
     records = [rule["record"] for group in recording["groups"] for rule in group["rules"]]
