@@ -171,6 +171,11 @@ def run_in_thread(name: str, loop: Callable[[], None], stop: threading.Event) ->
     return halt
 
 
+def _shown(env: dict[str, str], name: str, default: str) -> str:
+    """The embedded default is printed so curl users can sign with it; a real secret never is."""
+    return env[name] if env[name] == default else f"(from {name}, not shown)"
+
+
 def start_plugins(app: LocalApp) -> list[Stop]:
     from lark_service.local import dev_plugins  # noqa: PLC0415
 
@@ -231,8 +236,8 @@ def run(args: argparse.Namespace) -> int:
                 f"  events queue        {stack.events_queue_url}",
                 f"  idempotency table   {stack.idempotency_table}",
                 f"  app id              {env['LARK_APP_ID']}",
-                f"  encrypt key         {env['LARK_ENCRYPT_KEY']}",
-                f"  verification token  {env['LARK_VERIFICATION_TOKEN']}",
+                f"  encrypt key         {_shown(env, 'LARK_ENCRYPT_KEY', LOCAL_ENCRYPT_KEY)}",
+                f"  verification token  {_shown(env, 'LARK_VERIFICATION_TOKEN', LOCAL_VERIFICATION_TOKEN)}",
                 "  try: lark-service send-event        Ctrl-C stops everything",
             ]
             with app.print_lock:
