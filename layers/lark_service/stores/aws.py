@@ -18,20 +18,24 @@ _session: Any = None
 
 def client(service: str) -> Any:
     """A cached low-level client; endpoints follow boto3's standard ``AWS_ENDPOINT_URL``."""
+    global _session  # noqa: PLW0603 - one session per process, as boto3's default
     found = _clients.get(service)
     if found is not None:
         return found
     with _lock:
         if service not in _clients:
-            import boto3  # noqa: PLC0415 - deferred: ~100 ms that most rejections never need
+            # Deferred: ~100 ms that a challenge or a rejected request never needs.
+            import botocore.session  # noqa: PLC0415
             from botocore.config import Config  # noqa: PLC0415
 
+            if _session is None:
+                _session = botocore.session.get_session()
             # Short timeouts and one retry: a slow dependency must end in a 5xx that Lark retries,
             # not in a reply after Lark has given up.
             config = Config(
                 connect_timeout=1, read_timeout=1.5, retries={"max_attempts": 2, "mode": "standard"}
             )
-            _clients[service] = boto3.client(service, config=config)
+            _clients[service] = _session.create_client(service, config=config)
         return _clients[service]
 
 
