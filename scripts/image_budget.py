@@ -338,9 +338,26 @@ def trim_dependencies(target: Path) -> None:
                 path.unlink()
 
 
+def _pyenv_python() -> str:
+    """pyenv's 3.12, when pyenv has one but no shim puts it on PATH."""
+    wanted = ".".join(map(str, RUNTIME_PYTHON))
+    try:
+        proc = subprocess.run(  # noqa: S603 - a fixed command line
+            ["pyenv", "prefix", wanted],  # noqa: S607 - pyenv is found on PATH, like python3.12
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+    except OSError:
+        return ""
+    prefix = proc.stdout.strip().splitlines()[0] if proc.returncode == 0 and proc.stdout.strip() else ""
+    return f"{prefix}/bin/python{wanted}" if prefix else ""
+
+
 def find_runtime_python(explicit: str | None) -> str:
     """A Python 3.12 to precompile with: .pyc files are specific to the interpreter's version."""
-    candidates = [explicit] if explicit else [os.environ.get("PY312", ""), "python3.12"]
+    candidates = [explicit] if explicit else [os.environ.get("PY312", ""), "python3.12", _pyenv_python()]
     for candidate in filter(None, candidates):
         executable = shutil.which(candidate) or candidate
         try:
@@ -358,7 +375,7 @@ def find_runtime_python(explicit: str | None) -> str:
     wanted = ".".join(map(str, RUNTIME_PYTHON))
     raise BudgetError(
         f"the offline estimate needs a Python {wanted} interpreter to precompile bytecode as the image "
-        f"does; put python{wanted} on PATH or pass --python (or set PY312)"
+        f"does; put python{wanted} on PATH, install it with pyenv, pass --python or set PY312"
     )
 
 

@@ -71,7 +71,7 @@ def test_smoke_env_without_the_function_is_named(tmp_path: Path) -> None:
         image_smoke.load_env(path, "worker")
 
 
-@pytest.mark.parametrize("name", ["smoke_worker_sqs.json", "smoke_token_refresh_schedule.json"])
+@pytest.mark.parametrize("name", ["smoke_worker_sqs.json", "token_refresh_scheduled.json"])
 def test_smoke_events_are_json(name: str) -> None:
     assert json.loads((EVENTS / name).read_text())
 
