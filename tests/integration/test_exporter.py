@@ -125,7 +125,7 @@ def test_a_followed_file_picks_up_appended_lines_and_truncation(
 
 
 def test_the_command_reads_stdin_serves_metrics_and_stops_on_sigterm(tmp_path: Path) -> None:
-    """``sam local invoke ... | lark-service exporter --stdin``, end to end, as a process."""
+    """``sam local invoke ... 2>&1 | lark-service exporter --stdin``, end to end, as a process."""
     metrics_port, emf_port = free_port(), free_port()
     proc = subprocess.Popen(
         [

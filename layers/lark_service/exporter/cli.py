@@ -2,7 +2,7 @@
 
 Listens like the CloudWatch agent (TCP and UDP on 25888), reads stdin and files, and serves the
 resulting series on ``/metrics`` for Prometheus. It runs until interrupted, so that a finished
-``sam local invoke ... |`` pipe still leaves its metrics scrapable.
+``sam local invoke ... 2>&1 |`` pipe still leaves its metrics scrapable.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class Sources:
         return bound
 
     def read_stream(self, stream: IO[str], name: str = "stdin") -> threading.Thread:
-        """Feed every line of a stream (``sam local invoke ... | lark-service exporter --stdin``)."""
+        """Feed every line of a stream (``sam local invoke ... 2>&1 | lark-service exporter --stdin``)."""
 
         def run() -> None:
             for line in stream:
