@@ -161,11 +161,11 @@ def _send(url: str, *args: str) -> tuple[int, dict[str, object]]:
     return int(status), json.loads(body)
 
 
-def test_dev_serves_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
-    port = free_port()
+def _start_dev(port: int, *flags: str) -> subprocess.Popen[str]:
+    """`lark-service dev` as a user starts it: no Lark credentials, no AWS endpoint, its own group."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("LARK_", "AWS_ENDPOINT"))}
-    proc = subprocess.Popen(
-        [*CLI, "dev", "--port", str(port), "--no-plugins", "--show-emf"],
+    return subprocess.Popen(
+        [*CLI, "dev", "--port", str(port), *flags],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -173,6 +173,11 @@ def test_dev_serves_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
         env=env,
         start_new_session=True,
     )
+
+
+def test_dev_serves_the_webhook_and_stops_cleanly_on_ctrl_c() -> None:
+    port = free_port()
+    proc = _start_dev(port, "--no-plugins", "--show-emf")
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_http(f"{url}/health", timeout=60)
@@ -215,16 +220,7 @@ def _get_json(url: str) -> object:
 def test_dev_replies_once_to_a_message_delivered_twice() -> None:
     """The whole loop of `make dev`: webhook → queue → worker → Lark (the sandbox), metrics on /metrics."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("LARK_", "AWS_ENDPOINT"))}
-    proc = subprocess.Popen(
-        [*CLI, "dev", "--port", str(port)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        start_new_session=True,
-    )
+    proc = _start_dev(port)
     assert proc.stdout is not None
     output: list[str] = []
     reader = threading.Thread(target=lambda: output.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]

@@ -30,7 +30,7 @@ import yaml
 
 from lark_service.exporter.receiver import Receiver
 from lark_service.exporter.sources import Sources
-from lark_service.local.aws import Stack, free_port, wait_for_http
+from lark_service.local.aws import Stack, free_port, stop_process, wait_for_http
 from lark_service.metrics.catalog import CATALOG
 from lark_service.render.dashboard import panel_queries
 from tests.conftest import ROOT
@@ -87,12 +87,7 @@ def prometheus(tmp_path: Path, receiver_http: int) -> Iterator[str]:
         wait_for_http(f"{url}/-/ready", timeout=30)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
+        stop_process(proc, timeout=10)
 
 
 @pytest.fixture

@@ -64,11 +64,17 @@ def moto_server(port: int | None = None) -> Iterator[str]:
         wait_for_http(f"{endpoint}/moto-api/")
         yield endpoint
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 5.0) -> None:
+    """Ask a child server to stop, and make sure it has: no test or runner leaves one behind."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=timeout)
 
 
 @dataclass(frozen=True)
