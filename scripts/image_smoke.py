@@ -166,7 +166,11 @@ def run(
     event = json.loads(event_path.read_text())
     env = load_env(env_path, function)
     env_args = [arg for key, value in env.items() for arg in ("--env", f"{key}={value}")]
-    rebuilt = sam_rebuild(image, rie, f"{image.split(':')[0]}:sam-rebuild-{free_port()}") if rebuild else None
+    rebuilt = (
+        sam_rebuild(image, rie, f"{image.split(':', maxsplit=1)[0]}:sam-rebuild-{free_port()}")
+        if rebuild
+        else None
+    )
     entrypoint, command = image_command(rebuilt or image)
     if rebuilt:
         emulator, mounts = SAM_ENTRYPOINT, []
