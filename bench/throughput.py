@@ -32,7 +32,12 @@ def percentile(values: list[float], fraction: float) -> float:
 def moto_alone(endpoint: str, table_name: str, queue_url: str, n: int) -> float:
     """Pushes per second moto allows: the webhook's three calls per push, from one warm client."""
     session = botocore.session.get_session()
-    kwargs = {"endpoint_url": endpoint, "region_name": FAKE_CREDENTIALS["AWS_DEFAULT_REGION"]}
+    kwargs = {
+        "endpoint_url": endpoint,
+        "region_name": FAKE_CREDENTIALS["AWS_DEFAULT_REGION"],
+        "aws_access_key_id": FAKE_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": FAKE_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    }
     ddb, sqs = session.create_client("dynamodb", **kwargs), session.create_client("sqs", **kwargs)
     started = time.perf_counter()
     for _ in range(n):
