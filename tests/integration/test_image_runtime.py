@@ -284,3 +284,52 @@ def test_an_image_whose_last_user_is_not_root_fails_sams_rebuild(
         subprocess.run(
             ["docker", "rmi", "--force", tag, f"{tag}-sam"], capture_output=True, check=False, timeout=120
         )
+
+
+@docker
+def test_the_webhook_image_enqueues_a_signed_push_with_credentials_from_the_secret(
+    webhook_image: str, rie: Path, tmp_path: Path
+) -> None:
+    """As deployed: LARK_SECRET_ID, moto on loopback (host network), a signed, encrypted push."""
+    import boto3
+
+    from lark_service.local.aws import create_stack, moto_server
+    from lark_service.local.samples import Credentials, function_url_event, signed_request
+
+    creds = Credentials(verification_token="image-token", encrypt_key="image-key", app_id="cli_image")
+    with moto_server() as endpoint:
+        stack = create_stack(endpoint, prefix="image")
+        aws = {"endpoint_url": endpoint, **{k: v for k, v in _FAKE.items()}}
+        secret = boto3.client("secretsmanager", **aws).create_secret(
+            Name="image",
+            SecretString=json.dumps(
+                {
+                    "app_id": "cli_image",
+                    "app_secret": "s",
+                    "encrypt_key": "image-key",
+                    "verification_token": "image-token",
+                }
+            ),
+        )["ARN"]
+        env = {**stack.environ(), "LARK_SECRET_ID": secret, "POWERTOOLS_SERVICE_NAME": "webhook"}
+        (tmp_path / "env.json").write_text(json.dumps({"WebhookFunction": env}))
+        event_id = f"image-{uuid.uuid4().hex}"
+        headers, body = signed_request("message", creds, event_id=event_id)
+        (tmp_path / "event.json").write_text(
+            json.dumps(function_url_event("POST", "/lark/events", headers, body))
+        )
+        verdict = image_smoke.run(
+            webhook_image,
+            "webhook",
+            tmp_path / "event.json",
+            tmp_path / "env.json",
+            rie,
+            "runs",
+            network="host",
+        )
+        assert '\\"msg\\":\\"success\\"' in verdict
+        queued = boto3.client("sqs", **aws).receive_message(QueueUrl=stack.events_queue_url)["Messages"]
+    assert [json.loads(m["Body"])["event_id"] for m in queued] == [event_id]
+
+
+_FAKE = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
