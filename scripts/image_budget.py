@@ -8,7 +8,7 @@ Two modes, one verdict:
 
 ``docker IMAGE...``
     Where Docker exists (CI): the uncompressed size from ``docker image inspect`` against the
-    budget (default 500 MiB).
+    budget (default 150 MB).
 ``offline``
     Anywhere (``make test``): installs each function's runtime requirements for the Lambda
     platform, stages the code as the Dockerfile copies it (honouring ``.dockerignore``),
@@ -45,7 +45,7 @@ from scripts import image_trim
 
 ROOT = Path(__file__).resolve().parents[1]
 
-DEFAULT_BUDGET = "500MiB"
+DEFAULT_BUDGET = "150MB"
 BASE_IMAGE = "python:3.12-slim"
 # python:3.12-slim is 120-131 MB (linux/amd64); the Dockerfile trims it (scripts/image_trim.py)
 # and precompiles its standard library, which left 89.7 MB (Debian bookworm, CPython 3.12). The

@@ -148,6 +148,11 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return script
 
 
+def test_the_default_budget_is_150_megabytes(fake_docker: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert image_budget.main(["docker", "lark-service:webhook"]) == 1  # 187,342,911 bytes
+    assert "exceeds the budget of 150,000,000 bytes" in capsys.readouterr().out
+
+
 def test_docker_mode_passes_under_budget(fake_docker: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = image_budget.main(["docker", "--budget", "600MiB", "lark-service:webhook", "lark-service:worker"])
     out = capsys.readouterr().out
@@ -158,7 +163,7 @@ def test_docker_mode_passes_under_budget(fake_docker: Path, capsys: pytest.Captu
 def test_docker_mode_fails_the_image_over_budget(
     fake_docker: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = image_budget.main(["docker", "lark-service:webhook", "lark-service:worker"])
+    code = image_budget.main(["docker", "--budget", "500MiB", "lark-service:webhook", "lark-service:worker"])
     out = capsys.readouterr().out
     assert code == 1
     assert "ok   lark-service:webhook" in out
