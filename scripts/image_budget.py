@@ -484,7 +484,7 @@ def _offline(args: argparse.Namespace) -> int:
     python = find_runtime_python(args.python)
     results = estimate(names, base, python, Path(args.cache))
     print(
-        f"offline image estimate: {BASE_IMAGE} declared at {format_size(base)}, budget {format_size(budget)}"
+        f"offline image estimate: trimmed {BASE_IMAGE} declared at {format_size(base)}, budget {format_size(budget)}"
     )
     print(f"{'function':<15} {'dependencies':>14} {'code':>12} {'total':>14}")
     for item in results:
