@@ -33,6 +33,9 @@ class Settings(BaseModel):
     verification_token: SecretStr | None = Field(None, alias="LARK_VERIFICATION_TOKEN")
     app_type: Literal["self_built", "marketplace"] = Field("self_built", alias="LARK_APP_TYPE")
     base_url: str = Field(DEFAULT_BASE_URL, alias="LARK_BASE_URL")
+    # The demo bot and card (handlers/demo/): off unless asked for, so production's message
+    # events belong to the app's own handlers.
+    demo_handlers: bool = Field(False, alias="LARK_DEMO_HANDLERS")
 
     events_queue_url: str | None = Field(None, alias="EVENTS_QUEUE_URL")
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")

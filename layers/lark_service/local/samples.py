@@ -46,7 +46,12 @@ class Credentials:
 
 
 def push(
-    kind: str, creds: Credentials, *, event_id: str | None = None, now: float | None = None
+    kind: str,
+    creds: Credentials,
+    *,
+    event_id: str | None = None,
+    now: float | None = None,
+    text: str = "hello",
 ) -> dict[str, Any]:
     """The plaintext JSON of one push, as Lark's documentation shows each shape."""
     now = time.time() if now is None else now
@@ -68,7 +73,7 @@ def push(
             "tenant_key": LOCAL_TENANT_KEY,
             "app_id": creds.app_id,
         }
-        return {"schema": "2.0", "header": header, "event": _event_body(kind, event_id)}
+        return {"schema": "2.0", "header": header, "event": _event_body(kind, event_id, text)}
     if kind == "app_ticket":
         return {
             "uuid": event_id,
@@ -90,7 +95,7 @@ def push(
     raise ValueError(f"unknown sample kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def _event_body(kind: str, event_id: str) -> dict[str, Any]:
+def _event_body(kind: str, event_id: str, text: str = "hello") -> dict[str, Any]:
     if kind == "message":
         return {
             "sender": {
@@ -107,7 +112,7 @@ def _event_body(kind: str, event_id: str) -> dict[str, Any]:
                 "chat_id": "oc_local_chat",
                 "chat_type": "p2p",
                 "message_type": "text",
-                "content": json.dumps({"text": "hello"}),
+                "content": json.dumps({"text": text}),
                 "create_time": "1767225600000",
             },
         }
@@ -129,6 +134,7 @@ def signed_request(
     now: float | None = None,
     nonce: str | None = None,
     iv: bytes | None = None,
+    text: str = "hello",
 ) -> tuple[dict[str, str], bytes]:
     """Headers and raw body of a push as Lark would POST it.
 
@@ -137,7 +143,7 @@ def signed_request(
     and signed with SHA-1 over the Verification Token.
     """
     now = time.time() if now is None else now
-    doc = push(kind, creds, event_id=event_id, now=now)
+    doc = push(kind, creds, event_id=event_id, now=now, text=text)
     plain = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": "Go-http-client/1.1"}
     timestamp = str(int(now))
@@ -229,6 +235,7 @@ def env_vars(creds: Credentials | None = None) -> dict[str, dict[str, str]]:
             "LARK_APP_SECRET": LOCAL_APP_SECRET,
             "LARK_ENCRYPT_KEY": creds.encrypt_key or "",
             "LARK_VERIFICATION_TOKEN": creds.verification_token,
+            "LARK_DEMO_HANDLERS": "true",
         },
         "WebhookFunction": {"LARK_DEDUPE_TTL_SECONDS": str(FIXTURE_TTL_SECONDS)},
     }

@@ -174,14 +174,6 @@ CATALOG: tuple[MetricDef, ...] = (
         "Verified pushes by event type (challenges and card callbacks included).",
     ),
     _def(
-        "WebhookEventsUnhandled",
-        "Count",
-        ("event_type",),
-        "webhook_events_unhandled_total",
-        "counter",
-        "Verified pushes with no registered handler: acknowledged, not enqueued.",
-    ),
-    _def(
         "WebhookRequestsRejected",
         "Count",
         ("reason",),
@@ -221,6 +213,14 @@ CATALOG: tuple[MetricDef, ...] = (
         "worker_events_processed_total",
         "counter",
         "Events whose handler ran to completion.",
+    ),
+    _def(
+        "WorkerEventsUnhandled",
+        "Count",
+        ("event_type",),
+        "worker_events_unhandled_total",
+        "counter",
+        "Queued events no handler is registered for: counted and dropped, never retried.",
     ),
     _def(
         "WorkerEventsFailed",

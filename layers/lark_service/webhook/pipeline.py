@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from lark_service.config import Settings
 from lark_service.envelope import Envelope
-from lark_service.handlers.manifest import EVENT_TYPES
 from lark_service.stores import DependencyError
 from lark_service.webhook import crypto
 from lark_service.webhook.cards import CardReplies
@@ -83,7 +82,6 @@ class Webhook:
         dedupe: DedupeStore,
         queue: EventQueue,
         *,
-        event_types: Collection[str] = EVENT_TYPES,
         cards: CardReplies | None = None,
         emit: Emit = _no_emit,
         clock: Callable[[], float] = time.time,
@@ -95,11 +93,10 @@ class Webhook:
         self.ttl = settings.dedupe_ttl_seconds
         self.dedupe = dedupe
         self.queue = queue
-        self.event_types = frozenset(event_types)
-        self.cards = cards or CardReplies()
         self.emit = emit
         self.clock = clock
         self.log = log or logging.getLogger(__name__)
+        self.cards = cards or CardReplies(settings, self.log)
 
     # --- routing -------------------------------------------------------------------------
     def handle(self, request: Request) -> Reply:
@@ -155,10 +152,6 @@ class Webhook:
         self.emit("WebhookEventsReceived", event_type=push.event_type)
         if push.kind == "card":
             return self._card(push)
-        if push.event_type not in self.event_types:
-            self.emit("WebhookEventsUnhandled", event_type=push.event_type)
-            self.log.info("unhandled event type acknowledged", extra={"event_type": push.event_type})
-            return Reply(200, SUCCESS, "unhandled")
         return self._deliver(push, SUCCESS, "event")
 
     def verify(self, request: Request) -> Challenge | Envelope:
@@ -266,10 +259,8 @@ class Webhook:
             # A broken card handler must not make Lark retry a click for hours: answer ``{}``.
             self.log.exception("card handler failed", extra={"event_type": envelope.event_type})
             body = {}
-        if envelope.event_type in self.event_types:
-            return self._deliver(envelope, body, "card", claimed=key)
-        self._confirm(key)
-        return Reply(200, body, "card")
+        # Queued too: worker handlers for card.action.trigger do what the 3 s reply cannot.
+        return self._deliver(envelope, body, "card", claimed=key)
 
     def _deliver(
         self, envelope: Envelope, body: dict[str, Any], route: str, claimed: str | None = None

@@ -21,27 +21,22 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 from aws_lambda_powertools.utilities.idempotency.exceptions import IdempotencyAlreadyInProgressError
 
+from lark_service.app import HandlerContext, LarkApp
 from lark_service.envelope import Envelope
 from lark_service.observability import emit, logger
-from lark_service.router import Router
-from lark_service.worker.context import HandlerContext
-
-
-class UnroutableEvent(Exception):
-    """No handler is registered for the envelope's type: retrying cannot help, the DLQ keeps it."""
 
 
 class Worker:
     def __init__(
         self,
-        router: Router,
+        app: LarkApp,
         context: HandlerContext,
         persistence: BasePersistenceLayer,
         *,
         max_receive_count: int,
         idempotency_ttl: int,
     ) -> None:
-        self._router = router
+        self._app = app
         self._context = context
         self._max_receive_count = max_receive_count
         self._config = IdempotencyConfig(
@@ -72,9 +67,13 @@ class Worker:
         event_type = "invalid"
         try:
             envelope = Envelope.from_json(record.body)
-            event_type = envelope.event_type if envelope.event_type in self._router.events else "unknown"
-            if event_type == "unknown":
-                raise UnroutableEvent(f"no handler is registered for {envelope.event_type!r}")
+            event_type = envelope.event_type
+            if self._app.handler_for(envelope) is None:
+                # Lark pushes only subscribed types, and the webhook queues every verified one:
+                # a type nobody handles is counted and dropped, never retried or dead-lettered.
+                emit("WorkerEventsUnhandled", event_type=event_type)
+                logger.info("no handler for event type; dropped", extra={"event_type": event_type})
+                return
             self._run_once(event=asdict(envelope))
         except IdempotencyAlreadyInProgressError:
             # Another instance is running this very event; our copy comes back after the
@@ -103,7 +102,9 @@ class Worker:
 
     def _run(self, event: dict[str, Any]) -> dict[str, Any]:
         envelope = Envelope(**event)
-        handler = self._router.events[envelope.event_type]
+        handler = self._app.handler_for(envelope)
+        if handler is None:  # checked before the run; a handler cannot unregister in between
+            raise LookupError(f"no handler for {envelope.event_type!r}")
         handler(envelope, self._context)
         emit("WorkerEventsProcessed", event_type=envelope.event_type)
         logger.info(

@@ -71,6 +71,7 @@ def lark_env(stack: Stack, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) ->
         "LARK_APP_SECRET": APP_SECRET,
         "LARK_BASE_URL": sandbox.url,
         "LARK_APP_TYPE": "self_built",
+        "LARK_DEMO_HANDLERS": "true",
         "POWERTOOLS_SERVICE_NAME": "test",
         **FAST,
     }.items():
