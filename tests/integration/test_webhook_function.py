@@ -196,7 +196,14 @@ def test_fixtures_are_answered_as_documented(stack: Stack, monkeypatch: pytest.M
         assert response["statusCode"] == status, (path.stem, body)
         assert key is None or key in body, (path.stem, body)
     queued = sorted(m["event_type"] for m in drain(stack))
-    assert queued == ["app_ticket", "im.message.receive_v1", "im.message.receive_v1"]
+    assert queued == [
+        "app_ticket",
+        "card.action.trigger",  # both card generations: clicks are queued for worker handlers
+        "card.action.trigger",
+        "contact.user.created_v3",  # no handler: the worker counts and drops it
+        "im.message.receive_v1",
+        "im.message.receive_v1",
+    ]
 
 
 def test_health_reports_each_dependency(app, stack: Stack) -> None:  # type: ignore[no-untyped-def]
