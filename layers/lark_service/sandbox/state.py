@@ -412,7 +412,7 @@ class SandboxState:
             }
             if isinstance(uuid, str) and uuid:
                 self._by_uuid[(caller.app_id, uuid)] = (now, message)
-            record = {
+            record: dict[str, Any] = {
                 **message,
                 "tenant_key": caller.tenant_key,
                 "uuid": uuid,
@@ -420,7 +420,7 @@ class SandboxState:
                 "history": [],
             }
             self._messages.append(record)
-            self._sent[message["message_id"]] = record
+            self._sent[record["message_id"]] = record
         return Reply(200, {"code": 0, "msg": "success", "data": message})
 
     def _patch(self, message_id: str, headers: dict[str, str], body: dict[str, Any]) -> Reply:
