@@ -165,7 +165,8 @@ def test_errors_carry_lark_s_envelope_and_log_id() -> None:
     refused = lark.text("oc_elsewhere")
     log_id = refused.headers["x-tt-logid"]
     assert refused.body["error"]["log_id"] == log_id
-    assert log_id[:8].isdigit() and len(log_id) == 34
+    assert log_id[:8].isdigit()
+    assert len(log_id) == 34
     assert set(refused.body) == {"code", "msg", "error"}
     assert lark.text("oc_team").headers["x-tt-logid"] != log_id
     token_error = lark.call("POST", TENANT, {"app_id": "cli_app", "app_secret": "wrong"})
