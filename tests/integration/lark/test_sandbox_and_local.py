@@ -119,7 +119,7 @@ def test_resend_pushes_an_encrypted_signed_app_ticket(receiver: _Receiver) -> No
             f"{server.url}/open-apis/auth/v3/app_ticket/resend",
             json={"app_id": "cli_store", "app_secret": "s"},
         ).json()
-        assert answer == {"code": 0, "msg": "ok"}
+        assert answer == {"code": 0, "msg": "success"}  # the resend page's response sample
         assert receiver.arrived.wait(5)
     headers, raw = receiver.received[0]
     signed = headers["x-lark-request-timestamp"] + headers["x-lark-request-nonce"] + "ek"
