@@ -32,6 +32,7 @@ from lark_service.sandbox.replies import (
     CODE_SERVER_ERROR,
     CODE_TENANT_TOKEN_INVALID,
     CODE_TOKEN_FORMAT,
+    LOG_ID_HEADER,
     Reply,
     error,
     field_error,
@@ -283,7 +284,7 @@ class SandboxState:
                     "body": body,
                     "status": reply.status,
                     "code": reply.body.get("code"),
-                    "log_id": reply.headers["x-tt-logid"],
+                    "log_id": reply.headers[LOG_ID_HEADER],
                     "fault": fault.kind if fault else None,
                 }
             )
@@ -318,9 +319,12 @@ class SandboxState:
         expected = "PATCH" if is_message else "POST"
         if method != expected:
             return error(405, 405, f"{method} is not allowed on {path}")
-        # Every page's request headers: Content-Type "application/json; charset=utf-8" (固定值).
+        # Every page's request headers: Content-Type "application/json; charset=utf-8" (固定值). The
+        # official SDK itself sends none (lark_oapi/core/http/transport.py, Transport.execute posts
+        # bytes through requests without one) and Lark serves it, so only a declared other type
+        # is refused.
         content_type = headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
+        if content_type and content_type.split(";")[0].strip().lower() != "application/json":
             return field_error("Content-Type", content_type, "must be application/json; charset=utf-8")
         if body is None:
             return field_error("body", "", "the body is not a JSON object")
