@@ -71,6 +71,10 @@ def fits(declared: Any, value: Any) -> bool:
     return isinstance(value, dict)
 
 
+def type_name(declared: Any) -> str:
+    return declared.__name__ if isinstance(declared, type) else str(declared)
+
+
 def raw_json(response: Any) -> dict[str, Any]:
     return json.loads(response.raw.content)
 
@@ -245,6 +249,19 @@ def main() -> None:
         ResendAppTicketRequest.builder().request_body(ResendAppTicketRequestBody(store_creds)).build()
     )
     out["resend"] = observe(resend, None, "app_ticket/resend")
+    out["request_models"] = {
+        name: {field: type_name(declared) for field, declared in model._types.items()}
+        for name, model in (
+            ("tenant_access_token/internal", InternalTenantAccessTokenRequestBody),
+            ("app_access_token/internal", InternalAppAccessTokenRequestBody),
+            ("app_access_token", CreateAppAccessTokenRequestBody),
+            ("tenant_access_token", CreateTenantAccessTokenRequestBody),
+            ("app_ticket/resend", ResendAppTicketRequestBody),
+            ("im.message.create", CreateMessageRequestBody),
+            ("im.message.reply", ReplyMessageRequestBody),
+            ("im.message.patch", PatchMessageRequestBody),
+        )
+    }
     json.dump(out, sys.stdout)
 
 

@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from lark_service.lark.auth import AuthApi
+from lark_service.lark.client import LarkClient
+from lark_service.lark.transport import Transport
 from lark_service.sandbox import SandboxApp, SandboxServer, SandboxState
 from lark_service.sandbox.replies import LOG_ID_HEADER
 
@@ -100,6 +103,50 @@ def test_errors_parse_into_the_sdk_s_error_model(observed: dict[str, Any]) -> No
     assert outside["error_log_id"] == outside["log_id"]
     long_uuid = observed["long_uuid"]
     assert (long_uuid["code"], long_uuid["field_violations"]) == (99992402, ["uuid"])
+
+
+class _OneToken:
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def tenant_token(self, tenant_key: str | None = None) -> str:
+        return self.token
+
+    def invalidate(self, token: str) -> None:
+        raise AssertionError("the token was refused")
+
+
+def test_this_project_s_client_sends_the_sdk_s_request_fields(observed: dict[str, Any]) -> None:
+    """Every body our client sends names only fields of the SDK's request model, with its types."""
+    models: dict[str, dict[str, str]] = observed["request_models"]
+    state = SandboxState([SandboxApp("cli_ours", "ours-secret")], chats=("oc_ours",))
+    state.seed_message("om_user_said", "oc_ours")
+    with SandboxServer(state) as server:
+        transport = Transport(server.url)
+        auth = AuthApi(transport, "cli_ours", "ours-secret")
+        client = LarkClient(transport, _OneToken(auth.tenant_token_internal().token))
+        auth.app_token_internal()
+        card = {"config": {"update_multi": True}, "elements": [{"tag": "markdown", "content": "x"}]}
+        sent = client.send_message("chat_id", "oc_ours", msg_type="interactive", content=card, uuid="k" * 60)
+        client.reply_message("om_user_said", msg_type="text", content={"text": "re"}, uuid="r-1")
+        client.patch_message(sent["message_id"], card=card)
+        transport.close()
+    names = {
+        "/open-apis/auth/v3/tenant_access_token/internal": "tenant_access_token/internal",
+        "/open-apis/auth/v3/app_access_token/internal": "app_access_token/internal",
+        "/open-apis/im/v1/messages": "im.message.create",
+        "/open-apis/im/v1/messages/om_user_said/reply": "im.message.reply",
+        f"/open-apis/im/v1/messages/{sent['message_id']}": "im.message.patch",
+    }
+    recorded = state.requests()
+    assert [names[r["path"]] for r in recorded] == list(names.values())
+    python_types = {"str": str, "bool": bool, "int": int}
+    for request in recorded:
+        model = models[names[request["path"]]]
+        assert request["code"] == 0, request
+        for field, value in request["body"].items():
+            assert field in model, f"{names[request['path']]}: {field} is not in the SDK's request model"
+            assert isinstance(value, python_types[model[field]]), (field, value, model[field])
 
 
 def test_the_sdk_s_resend_call_is_answered_as_the_page_shows(observed: dict[str, Any]) -> None:
