@@ -114,7 +114,7 @@ def test_invoke_command_prints_output_then_the_result() -> None:
             "--event",
             str(EVENTS / "event_v2_message.json"),
             "--env-vars",
-            str(ROOT / "tests" / "env.json"),
+            str(EVENTS / "env.json"),
             "--local-aws",
         ],
         capture_output=True,

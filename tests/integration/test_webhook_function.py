@@ -178,7 +178,7 @@ def test_unknown_event_type_is_200_counted_not_queued(app, stack: Stack, capsys)
 
 
 def test_fixtures_are_answered_as_documented(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = json.loads((ROOT / "tests" / "env.json").read_text())
+    env = json.loads((EVENTS / "env.json").read_text())
     app = load_webhook(monkeypatch, **{**env["Parameters"], **env["WebhookFunction"]})
     expected = {
         "url_verification": (200, "challenge"),
