@@ -33,7 +33,7 @@ print(t1 - t0, t2 - t1)
 def measure(case: str) -> tuple[float, float]:
     samples = []
     for _ in range(RUNS):
-        out = subprocess.run(  # noqa: S603 - fixed argv
+        out = subprocess.run(
             [sys.executable, "-c", TIMER.format(baseline=BASELINE, case=case)],
             capture_output=True,
             text=True,

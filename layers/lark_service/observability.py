@@ -91,7 +91,7 @@ def tracer() -> Tracer:
     return _tracer
 
 
-def annotate(**annotations: str | int | bool) -> None:
+def annotate(**annotations: str | bool) -> None:
     """Put searchable X-Ray annotations on the current (sub)segment, when this process traces.
 
     A no-op where no tracer was created (the webhook, tests), so domain code may call it freely.

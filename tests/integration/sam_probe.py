@@ -63,7 +63,7 @@ def _invoke(argv: list[str]) -> int:
 
     runtime.LambdaRuntime.invoke = record
     container_client_factory.ContainerClientFactory.create_client = staticmethod(lambda *a, **k: _NoDaemon())
-    utils.get_validated_container_client = lambda: _NoDaemon()
+    utils.get_validated_container_client = _NoDaemon
     result: int = cli.main(args=["local", "invoke", *argv], prog_name="sam", standalone_mode=False) or 0
     return result
 

@@ -26,7 +26,11 @@ from tests.conftest import EVENTS, ROOT
 
 SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"
 PROBE = Path(__file__).with_name("sam_probe.py")
-IMAGE_TAGS = {"WebhookFunction": "webhook", "WorkerFunction": "worker", "TokenRefreshFunction": "token-refresh"}
+IMAGE_TAGS = {
+    "WebhookFunction": "webhook",
+    "WorkerFunction": "worker",
+    "TokenRefreshFunction": "token-refresh",
+}
 
 pytestmark = pytest.mark.skipif(not SAM_PYTHON.exists(), reason="SAM CLI is installed by `make tools`")
 
@@ -58,7 +62,7 @@ def sam_local_invoke(project: Path, *args: str, shell: dict[str, str] | None = N
     out.unlink(missing_ok=True)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(project), "SAM_CLI_TELEMETRY": "0"}
     env |= {"SAM_PROBE_OUT": str(out), **(shell or {})}
-    proc = subprocess.run(  # noqa: S603 - fixed argv
+    proc = subprocess.run(
         [str(SAM_PYTHON), str(PROBE), "invoke", *args],
         cwd=project,
         env=env,
@@ -107,16 +111,21 @@ def test_webhook_answers_the_encrypted_challenge_as_sam_starts_it(project: Path)
     assert json.loads(reply["body"])["challenge"].startswith("challenge-")
 
 
-def test_signed_fixture_reaches_the_queue_through_the_shells_endpoint(project: Path, local_aws: Stack) -> None:
+def test_signed_fixture_reaches_the_queue_through_the_shells_endpoint(
+    project: Path, local_aws: Stack
+) -> None:
     """A declared variable takes the shell's value (SAM's ``EnvironmentVariables.resolve``)."""
     shell = {"AWS_ENDPOINT_URL": local_aws.endpoint, **local_aws.environ()}
-    probe = sam_local_invoke(project, "WebhookFunction", "-e", "tests/events/event_v2_message.json", shell=shell)
+    probe = sam_local_invoke(
+        project, "WebhookFunction", "-e", "tests/events/event_v2_message.json", shell=shell
+    )
     env = probe["env"]
     assert env["AWS_ENDPOINT_URL"] == local_aws.endpoint
     assert env["EVENTS_QUEUE_URL"] == local_aws.events_queue_url
-    assert env["LARK_DEDUPE_TTL_SECONDS"] == json.loads((EVENTS / "env.json").read_text())["WebhookFunction"][
-        "LARK_DEDUPE_TTL_SECONDS"
-    ]
+    assert (
+        env["LARK_DEDUPE_TTL_SECONDS"]
+        == json.loads((EVENTS / "env.json").read_text())["WebhookFunction"]["LARK_DEDUPE_TTL_SECONDS"]
+    )
     reply = run_function("webhook", env, json.loads(probe["event"]))
     assert reply["statusCode"] == 200, reply  # not 401 "stale": the replay window came through
     import boto3
@@ -133,6 +142,8 @@ def test_without_the_env_file_sam_would_hand_over_the_template_values(project: P
     """The failure the env file prevents: the derived secret name, and the fixtures' 401."""
     empty = tmp_path / "empty.json"
     empty.write_text("{}")
-    probe = sam_local_invoke(project, "WebhookFunction", "-e", "tests/events/url_verification.json", "-n", str(empty))
+    probe = sam_local_invoke(
+        project, "WebhookFunction", "-e", "tests/events/url_verification.json", "-n", str(empty)
+    )
     assert probe["env"]["LARK_SECRET_ID"] == "lark-service/dev"
     assert probe["env"]["LARK_VERIFICATION_TOKEN"] == ""

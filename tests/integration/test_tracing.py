@@ -35,14 +35,18 @@ def _imported(function: str) -> dict[str, bool]:
         "TOKEN_TABLE": "tokens",
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
     }
-    out = subprocess.run(  # noqa: S603 - fixed argv
-        [sys.executable, "-c", PROBE, str(ROOT / "functions" / function / "app.py")],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=True,
-    ).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            [sys.executable, "-c", PROBE, str(ROOT / "functions" / function / "app.py")],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            check=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     result: dict[str, bool] = json.loads(out)
     return result
 

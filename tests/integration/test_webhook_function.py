@@ -17,7 +17,7 @@ from lark_service.local import samples
 from lark_service.local.aws import Stack
 from lark_service.local.samples import Credentials, function_url_event, signed_request
 from lark_service.webhook import crypto
-from tests.conftest import EVENTS, ROOT
+from tests.conftest import EVENTS
 from tests.integration.webhook_support import CREDS, KEY, TOKEN, drain, load_webhook, post, send
 
 pytestmark = pytest.mark.integration
