@@ -5,7 +5,7 @@
 # python:3.12-slim plus awslambdaric instead of the AWS Lambda base image: that base alone would
 # take most of the 500 MiB budget. CI pins the base by digest with
 #   --build-arg PYTHON_IMAGE=python:3.12-slim@sha256:<digest>
-# (see docs/deploy.md); the tag below is the default for local builds.
+# (see docs/deployment.md); the tag below is the default for local builds.
 ARG PYTHON_IMAGE=python:3.12-slim
 
 # --- builder: resolve and precompile; nothing from this stage runs in Lambda -------------------
