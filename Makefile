@@ -15,8 +15,16 @@ export AWS_DEFAULT_REGION ?= us-east-1
 
 .PHONY: dev test install tools lint typecheck template-check ci-lint image-budget monitoring-check unit integration bench render clean
 
-dev: $(BIN)/.installed
+dev: $(BIN)/lark-service
 	$(BIN)/lark-service dev
+
+# make dev's first run installs only what the local run needs (the app and its `local` extra,
+# not the linters and test tools of `make install`), with pip's progress on screen.
+$(BIN)/lark-service: pyproject.toml
+	@echo "make dev: first run, installing the local runner into $(VENV)/ (once)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --disable-pip-version-check --progress-bar on -e '.[local]'
+	touch $@
 
 test: install lint typecheck template-check ci-lint image-budget monitoring-check unit integration
 
