@@ -147,3 +147,19 @@ def test_without_the_env_file_sam_would_hand_over_the_template_values(project: P
     )
     assert probe["env"]["LARK_SECRET_ID"] == "lark-service/dev"
     assert probe["env"]["LARK_VERIFICATION_TOKEN"] == ""
+
+
+@pytest.mark.parametrize("architecture", ["x86_64", "arm64"])
+def test_the_smoke_tests_rebuild_step_is_sams_own(architecture: str) -> None:
+    """scripts/image_smoke.py --sam-rebuild writes the Dockerfile SAM CLI's generator writes."""
+    from scripts.image_smoke import sam_rebuild_dockerfile
+
+    out = subprocess.run(
+        [str(SAM_PYTHON), str(PROBE), "dockerfile", "lark-service:webhook", architecture],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.splitlines()
+    assert sam_rebuild_dockerfile("lark-service:webhook", architecture) == json.loads(out[0])
+    assert json.loads(out[1])["name"] == f"aws-lambda-rie-{architecture}"
