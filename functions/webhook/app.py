@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from lark_service.config import ConfigError, load_settings
-from lark_service.observability import count_cold_start, emit, logger
+from lark_service.observability import count_cold_start, emit, log_lambda_context, logger
 from lark_service.stores.dedupe import DynamoDedupeStore
 from lark_service.stores.queue import SqsEventQueue
 from lark_service.webhook.function_url import to_request, to_response
@@ -34,6 +34,7 @@ except ConfigError as exc:
     raise
 
 
+@log_lambda_context
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     count_cold_start(context, "webhook")

@@ -78,11 +78,16 @@ _SECRET_FIELDS = {
 
 
 def _from_secret(secret_id: str) -> dict[str, str]:
-    """Read the app's credentials from Secrets Manager (imported lazily: boto3 is not free)."""
-    import boto3  # noqa: PLC0415
+    """Read the app's credentials from Secrets Manager.
+
+    Every deployed function starts here (the template always sets ``LARK_SECRET_ID``), so the
+    client is the project's one botocore factory: boto3 would add its own import to every cold
+    start, and a second session would load the endpoint data twice.
+    """
+    from lark_service.stores.aws import client  # noqa: PLC0415 - botocore only when a secret is read
 
     try:
-        raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        raw = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
         doc = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"LARK_SECRET_ID: secret {secret_id!r} is not a JSON object") from exc

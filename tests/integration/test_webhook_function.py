@@ -17,7 +17,7 @@ from lark_service.local import samples
 from lark_service.local.aws import Stack
 from lark_service.local.samples import Credentials, function_url_event, signed_request
 from lark_service.webhook import crypto
-from tests.conftest import EVENTS, ROOT
+from tests.conftest import EVENTS
 from tests.integration.webhook_support import CREDS, KEY, TOKEN, drain, load_webhook, post, send
 
 pytestmark = pytest.mark.integration
@@ -174,7 +174,7 @@ def test_an_event_type_no_handler_knows_is_still_queued(app, stack: Stack) -> No
 
 
 def test_fixtures_are_answered_as_documented(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = json.loads((ROOT / "tests" / "env.json").read_text())
+    env = json.loads((EVENTS / "env.json").read_text())
     app = load_webhook(monkeypatch, **{**env["Parameters"], **env["WebhookFunction"]})
     expected = {
         "url_verification": (200, "challenge"),

@@ -6,7 +6,9 @@ so the samples cannot drift from the protocol code. Run ``python -m lark_service
 to rewrite the fixtures, ``--check`` to fail when they are out of date.
 
 The fixtures are deterministic (fixed timestamp, nonce and IV). Their timestamp is old, so the
-webhook only accepts them with a long replay window: ``tests/env.json`` sets one.
+webhook only accepts them with a long replay window: ``tests/events/env.json``, the one
+``--env-vars`` file for them (``sam local invoke`` reads it through ``samconfig.toml``), sets one,
+with the credentials they are signed with and an empty ``LARK_SECRET_ID``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ LOCAL_TENANT_KEY = "local-tenant"
 
 FIXTURE_TIMESTAMP = 1767225600  # 2026-01-01T00:00:00Z
 FIXTURE_TTL_SECONDS = 20 * 365 * 24 * 3600
-"""Replay window that keeps the fixed-timestamp fixtures acceptable (set in tests/env.json)."""
+"""Replay window that keeps the fixed-timestamp fixtures acceptable (set in tests/events/env.json)."""
 
 KINDS = ("url_verification", "message", "app_ticket", "card", "card_legacy", "unknown")
 
@@ -227,10 +229,16 @@ def fixtures(creds: Credentials | None = None) -> dict[str, dict[str, Any]]:
 
 
 def env_vars(creds: Credentials | None = None) -> dict[str, dict[str, str]]:
-    """``--env-vars`` for the fixtures, in SAM's format (per logical id, plus ``Parameters``)."""
+    """``--env-vars`` for the fixtures, in SAM's format (per logical id, plus ``Parameters``).
+
+    Only what makes the fixtures valid: their credentials, no secret to look up, and the webhook's
+    replay window. Endpoints and resource names stay out, so the shell (SAM gives a declared
+    variable the shell's value when this file does not set it) or ``--local-aws`` supplies them.
+    """
     creds = creds or Credentials()
     return {
         "Parameters": {
+            "LARK_SECRET_ID": "",
             "LARK_APP_ID": creds.app_id,
             "LARK_APP_SECRET": LOCAL_APP_SECRET,
             "LARK_ENCRYPT_KEY": creds.encrypt_key or "",
@@ -245,7 +253,7 @@ def render(directory: Path) -> dict[Path, str]:
     files = {
         directory / f"{name}.json": json.dumps(event, indent=2) + "\n" for name, event in fixtures().items()
     }
-    files[directory.parent / "env.json"] = json.dumps(env_vars(), indent=2) + "\n"
+    files[directory / "env.json"] = json.dumps(env_vars(), indent=2) + "\n"
     return files
 
 
