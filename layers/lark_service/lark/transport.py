@@ -88,13 +88,16 @@ def _check(route: str, response: httpx.Response) -> dict[str, Any]:
     status = response.status_code
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
-    if not isinstance(body, dict):
-        if status >= 500:
-            raise LarkTransientError(f"{route}: HTTP {status} without a JSON body")
-        raise LarkApiError(route, status, -1, f"unexpected non-JSON answer (HTTP {status})")
-    code = int(body.get("code", -1))
+    # Lark always answers a JSON object with an integer code; anything else (an HTML error page,
+    # {"code": "InternalError"}, {"code": null}, 1e400) came from something in front of Lark
+    # failing, so it is a server error: retried, never a crash of the caller.
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(code, int) or isinstance(code, bool):
+        if status == 429:
+            raise LarkRateLimited(route, status, -1, "rate limited", _reset_seconds(response))
+        raise LarkTransientError(f"{route}: HTTP {status} without Lark's JSON error body")
     msg = str(body.get("msg", ""))
     if status < 400 and code == 0:
         return body

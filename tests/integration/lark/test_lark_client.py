@@ -7,8 +7,8 @@ import pytest
 from lark_service.config import load_settings
 from lark_service.lark.client import REPLY
 from lark_service.lark.errors import LarkInvalidToken
-from lark_service.lark.factory import build_services
 from lark_service.local.aws import Stack
+from lark_service.wiring import build_services
 from tests.integration.lark.conftest import Sandbox, emf_metrics
 
 pytestmark = pytest.mark.integration
