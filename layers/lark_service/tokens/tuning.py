@@ -17,6 +17,8 @@ CALL_MARGIN = 1.0
 """Seconds past a call's HTTP timeout allowed for storing its answer."""
 LOCK_HOLD_MARGIN = 2.0
 """Seconds of a lock's lease kept back for the holder's last write and its unlock."""
+LOCK_TAKE_SECONDS = 1.0
+"""Seconds of a lock's lease allowed for taking it and re-reading the table before the first call."""
 
 
 class TokenTuning(BaseModel):
@@ -46,11 +48,12 @@ class TokenTuning(BaseModel):
     def _lease_outlasts_a_call(self) -> TokenTuning:
         # The lock holder starts a call only while the call fits in its lease, so the lease must
         # hold at least one whole call plus the write; otherwise no holder could ever refresh.
-        needed = self.call_seconds + LOCK_HOLD_MARGIN
+        extra = CALL_MARGIN + LOCK_HOLD_MARGIN + LOCK_TAKE_SECONDS
+        needed = self.http_timeout + extra
         if self.lock_lease < needed:
             raise ValueError(
                 f"LARK_TOKEN_LOCK_LEASE_SECONDS ({self.lock_lease:g}) must be at least "
-                f"LARK_HTTP_TIMEOUT_SECONDS + {CALL_MARGIN + LOCK_HOLD_MARGIN:g} ({needed:g}): "
+                f"LARK_HTTP_TIMEOUT_SECONDS + {extra:g} ({needed:g}): "
                 "the lock must outlast the call its holder makes"
             )
         return self
