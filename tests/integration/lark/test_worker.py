@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
-import logging
 import time
 import uuid
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from lark_service.local.aws import MAX_RECEIVE_COUNT, Stack
 from lark_service.local.poller import SqsPoller
 from tests.conftest import load_function
 from tests.integration.lark.conftest import FakeLambdaContext, Sandbox, emf_metrics
+from tests.integration.lark.function_logs import captured_logs
 
 pytestmark = pytest.mark.integration
 
@@ -237,21 +236,11 @@ def test_a_batch_does_not_start_records_it_cannot_finish(
 
 
 def test_log_lines_carry_the_event_id_as_correlation_id(harness: Harness, sandbox: Sandbox) -> None:
-    from lark_service.observability import logger
-
-    # The function's own JSON lines, through Powertools' formatter (stdout may be bound elsewhere).
-    buffer = io.StringIO()
-    handler = logging.StreamHandler(buffer)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    try:
-        events = [message_event("a"), message_event("b")]
+    events = [message_event("a"), message_event("b")]
+    with captured_logs() as lines:
         for envelope in events:
             harness.send(envelope.to_json())
         harness.drain(lambda: harness.queue_depth(harness.stack.events_queue_url) == 0)
-    finally:
-        logger.removeHandler(handler)
-    lines = [json.loads(line) for line in buffer.getvalue().splitlines()]
     processed = [line for line in lines if line["message"] == "event processed"]
     assert sorted(line["correlation_id"] for line in processed) == sorted(e.event_id for e in events)
     for line in processed:
