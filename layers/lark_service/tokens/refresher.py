@@ -121,7 +121,9 @@ class TokenRefresher:
         """Out of time: count and name what this run did not reach, so it is not lost silently."""
         for token_type, tenant_key in skipped:
             report.outcomes.append(Outcome(token_type, tenant_key, ok=False, reason="deadline"))
-            emit("TokenRefreshFailure", token_type=token_type, reason="deadline")
+        for token_type in sorted({t for t, _ in skipped}):  # one document per type, however many tenants
+            count = sum(1 for t, _ in skipped if t == token_type)
+            emit("TokenRefreshFailure", float(count), token_type=token_type, reason="deadline")
         logger.error(
             "token refresh ran out of time; tokens skipped",
             extra={

@@ -211,7 +211,8 @@ def test_a_slow_lark_does_not_make_the_refresh_overrun_its_deadline(
     deadline = [
         m for m in emf_metrics(out) if m["name"] == "TokenRefreshFailure" and m["reason"] == "deadline"
     ]
-    assert len(deadline) >= len(skipped)
+    # The skipped ones in one count, plus the tenant whose retries the deadline cut short, if any.
+    assert sum(m["value"] for m in deadline) in (len(skipped), len(skipped) + 1)
     assert {m["token_type"] for m in deadline} == {"tenant_access_token"}
     (skip_log,) = [
         line for line in logs if line["message"] == "token refresh ran out of time; tokens skipped"
