@@ -94,18 +94,19 @@ def _check(route: str, response: httpx.Response) -> dict[str, Any]:
     status = response.status_code
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
     log_id = response.headers.get(LOG_ID_HEADER) or _body_log_id(body)
-    if not isinstance(body, dict):
-        _log_refusal(route, status, None, "non-JSON answer", log_id)
-        if status >= 500:
-            raise LarkTransientError(f"{route}: HTTP {status} without a JSON body", log_id=log_id)
+    # Lark always answers a JSON object with an integer code; anything else (an HTML error page,
+    # {"code": "InternalError"}, {"code": null}, 1e400) came from something in front of Lark
+    # failing, so it is a server error: retried, never a crash of the caller.
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(code, int) or isinstance(code, bool):
+        _log_refusal(route, status, None, "no JSON body with an integer code", log_id)
         if status == 429:
             emit("AuthRateLimitTriggered", endpoint=route)
             raise LarkRateLimited(route, status, -1, "rate limited", _reset_seconds(response), log_id=log_id)
-        raise LarkApiError(route, status, -1, f"unexpected non-JSON answer (HTTP {status})", log_id=log_id)
-    code = _int(body.get("code"))
+        raise LarkTransientError(f"{route}: HTTP {status} without Lark's JSON error body", log_id=log_id)
     msg = str(body.get("msg", ""))
     if status < 400 and code == 0:
         return body
@@ -122,13 +123,6 @@ def _check(route: str, response: httpx.Response) -> dict[str, Any]:
     if status >= 500:
         raise LarkTransientError(f"{route}: HTTP {status}, code {code}: {msg}", log_id=log_id)
     raise LarkApiError(route, status, code, msg, log_id=log_id)
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return -1
 
 
 def _body_log_id(body: Any) -> str | None:

@@ -236,7 +236,15 @@ CATALOG: tuple[MetricDef, ...] = (
         ("event_type",),
         "worker_events_dead_lettered_total",
         "counter",
-        "Failures on the last allowed receive: the message goes to the DLQ next.",
+        "Events sent to the DLQ: hopeless ones at once, others failing on their last allowed receive.",
+    ),
+    _def(
+        "WorkerEventsDeferred",
+        "Count",
+        ("event_type", "reason"),
+        "worker_events_deferred_total",
+        "counter",
+        "Events put back on the queue: rate_limited (a new delayed message) or out_of_time (not started).",
     ),
     # Every function.
     _def(

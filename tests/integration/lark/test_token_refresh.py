@@ -135,3 +135,18 @@ def test_wrong_credentials_fail_fast(
     assert len(calls) == 1  # no retry for a wrong secret
     assert calls[0]["code"] == 10014
     assert TokenStore(lark_env.token_table).get(token_key("tenant_access_token", APP_ID)) is None
+
+
+def test_refresh_stores_the_remaining_lifetime_lark_answers(lark_env: Stack, sandbox: Sandbox) -> None:
+    """Lark's rule: with 30 min or more left, the same token comes back and ``expire`` is what remains."""
+    _refresh()
+    first = _stored(lark_env)
+    sandbox.control.advance_clock(40 * 60)  # 80 of the 120 minutes remain on Lark's side
+    before = time.time()
+    _refresh()
+    after = time.time()
+    again = _stored(lark_env)
+    assert again.token == first.token
+    remaining = 7200 - 40 * 60  # from Lark's documentation, not from the code under test
+    assert before + remaining - 2 <= again.expires_at <= after + remaining
+    assert [c["status"] for c in sandbox.calls(TENANT_PATH)] == [200, 200]
