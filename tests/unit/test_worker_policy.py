@@ -57,7 +57,12 @@ def test_the_worker_can_reach_both_queues() -> None:
     }
     assert env["EVENTS_QUEUE_URL"] == {"Ref": "EventsQueue"}
     assert env["EVENTS_DLQ_URL"] == {"Ref": "EventsDeadLetterQueue"}
-    statements = [s for policy in WORKER["Policies"] for s in policy["Statement"]]
+    statements = [
+        s
+        for policy in WORKER["Policies"]
+        if isinstance(policy, dict) and "Statement" in policy
+        for s in policy["Statement"]
+    ]
     (send,) = [s for s in statements if s["Action"] == "sqs:SendMessage"]
     assert send["Resource"] == [
         {"Fn::GetAtt": "EventsQueue.Arn"},

@@ -23,6 +23,9 @@ PATCH = "/open-apis/im/v1/messages/:message_id"
 UUID_MAX = 50  # create/reply pages: "uuid ... 最大长度: 50 字符"; Lark answers 99992402 past it
 
 
+MIN_RATE_LIMIT_WAIT_SECONDS = 0.1
+"""The least a rate-limited call waits before its retry, whatever ``x-ogw-ratelimit-reset`` says."""
+
 class TokenSource(Protocol):
     def tenant_token(self, tenant_key: str | None = None) -> str: ...
 
@@ -74,10 +77,13 @@ class LarkClient:
                 self._tokens.invalidate(token)
                 continue
             except LarkRateLimited as exc:
-                if waited + exc.reset_seconds > self._rate_limit_max_wait:
+                # A reset of 0 (or a tiny one) still costs a little, so waits always add up to the
+                # cap and a limit that never lifts cannot loop here for ever.
+                wait = max(exc.reset_seconds, MIN_RATE_LIMIT_WAIT_SECONDS)
+                if waited + wait > self._rate_limit_max_wait:
                     raise
-                waited += exc.reset_seconds
-                self._sleep(exc.reset_seconds)
+                waited += wait
+                self._sleep(wait)
                 continue
             data = answer.get("data")
             return data if isinstance(data, dict) else {}
