@@ -48,7 +48,7 @@ def sign(timestamp: str, nonce: str, key: str, body: bytes) -> str:
 
 
 def sign_card(timestamp: str, nonce: str, token: str, body: bytes) -> str:
-    return hashlib.sha1(timestamp.encode() + nonce.encode() + token.encode() + body).hexdigest()  # noqa: S324
+    return hashlib.sha1(timestamp.encode() + nonce.encode() + token.encode() + body).hexdigest()
 
 
 def event_v2(
@@ -74,7 +74,11 @@ def event_v2(
         "schema": "2.0",
         "header": header,
         "event": {
-            "sender": {"sender_id": {"open_id": "ou_oracle"}, "sender_type": "user", "tenant_key": "tenant-oracle"},
+            "sender": {
+                "sender_id": {"open_id": "ou_oracle"},
+                "sender_type": "user",
+                "tenant_key": "tenant-oracle",
+            },
             "message": {
                 "message_id": "om_" + event_id[:24],
                 "chat_id": "oc_oracle",

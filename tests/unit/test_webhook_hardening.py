@@ -157,13 +157,11 @@ def test_malformed_unauthenticated_bodies_are_4xx(body: str, reason: str) -> Non
 
 
 @pytest.mark.parametrize("header", ["x-lark-request-timestamp", "x-lark-request-nonce", "x-lark-signature"])
-@pytest.mark.parametrize("value", ["\ud800", "1\udfff", "１２３", "é"])
+@pytest.mark.parametrize("value", ["\ud800", "1\udfff", "\uff11\uff12\uff13", "é"])
 def test_non_ascii_signature_headers_are_401(header: str, value: str) -> None:
     rig = Rig()
     headers, body = lark.signed_push(lark.event_v2("e1", TOKEN), KEY)
-    reply = rig.webhook.answer(
-        lambda: to_request(_function_url(body.decode(), {**headers, header: value}))
-    )
+    reply = rig.webhook.answer(lambda: to_request(_function_url(body.decode(), {**headers, header: value})))
     assert reply.status == 401
     assert rig.queue.messages == []
 
@@ -324,7 +322,13 @@ def test_plaintext_mode_checks_the_create_time() -> None:
     missing = lark.event_v2("missing", TOKEN)
     del missing["header"]["create_time"]
     assert send(missing).body["error"] == "bad_timestamp"
-    v1 = {"uuid": "u", "token": TOKEN, "ts": "1502199207.7171419", "type": "event_callback", "event": {"type": "x"}}
+    v1 = {
+        "uuid": "u",
+        "token": TOKEN,
+        "ts": "1502199207.7171419",
+        "type": "event_callback",
+        "event": {"type": "x"},
+    }
     assert send(v1).body["error"] == "stale"
     assert [json.loads(m)["event_id"] for m in rig.queue.messages] == ["fresh"]
     assert rig.dedupe.items["webhook#fresh"][3] >= now + DAY
