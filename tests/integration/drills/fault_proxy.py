@@ -32,7 +32,7 @@ import struct
 import threading
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -195,10 +195,8 @@ def _error_response(fault: str, target_prefix: str) -> bytes:
 
 def _reset(sock: socket.socket) -> None:
     """Close with RST rather than FIN, as a dropped connection looks to the client."""
-    try:
+    with suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        pass
     sock.close()
 
 
