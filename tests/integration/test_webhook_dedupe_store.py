@@ -45,7 +45,9 @@ def _item(stack: Stack) -> dict[str, dict[str, str]] | None:
     return found.get("Item")
 
 
-def test_a_claim_is_in_progress_with_a_lease_and_the_callers_expiry(store: DynamoDedupeStore, stack: Stack) -> None:
+def test_a_claim_is_in_progress_with_a_lease_and_the_callers_expiry(
+    store: DynamoDedupeStore, stack: Stack
+) -> None:
     assert store.claim(KEY, "a", T0 + DAY + 0.5) is Claim.CLAIMED
     item = _item(stack)
     assert item is not None

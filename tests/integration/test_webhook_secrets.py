@@ -44,7 +44,9 @@ def test_secrets_stay_out_of_messages_dlq_logs_and_metrics(
     sqs = boto3.client("sqs", endpoint_url=stack.endpoint)
     deadline = time.monotonic() + 60
     while True:
-        got = sqs.receive_message(QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0)
+        got = sqs.receive_message(
+            QueueUrl=stack.events_queue_url, MaxNumberOfMessages=10, VisibilityTimeout=0
+        )
         if not got.get("Messages"):
             break
         assert time.monotonic() < deadline, "messages never reached the DLQ"
