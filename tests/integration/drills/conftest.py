@@ -13,3 +13,7 @@ from tests.integration.drills.fault_proxy import FaultProxy, fault_proxy
 def proxy(moto_endpoint: str) -> Iterator[FaultProxy]:
     with fault_proxy(moto_endpoint) as running:
         yield running
+
+
+# The Lark sandbox and the functions' environment, as the worker's own tests set them up.
+from tests.integration.lark.conftest import lark_env, sandbox  # noqa: E402, F401
