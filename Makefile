@@ -82,6 +82,12 @@ unit: $(BIN)/.installed
 integration: install
 	$(BIN)/pytest tests/integration
 
+# The reliability drills at scale: more pushes and fuzz examples than `make test` runs
+# (docs/reliability.md). The delivery drill prints its table.
+.PHONY: drill
+drill: $(BIN)/.installed
+	LARK_DRILL_PUSHES=120 LARK_DRILL_EXAMPLES=1000 $(BIN)/pytest tests/integration/drills --timeout 1200 -q
+
 bench: $(BIN)/.installed
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 
