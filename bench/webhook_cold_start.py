@@ -37,6 +37,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes  # 
 from lark_service.config import load_settings  # noqa: E402
 from lark_service.local.aws import create_stack, moto_server  # noqa: E402
 from lark_service.local.samples import Credentials, function_url_event, signed_request  # noqa: E402
+from lark_service.stores.dedupe import Claim  # noqa: E402
 from lark_service.webhook.pipeline import Webhook  # noqa: E402
 from lark_service.webhook.protocol import Request  # noqa: E402
 
@@ -95,12 +96,12 @@ def cold(env: dict[str, str], workdir: Path) -> list[dict[str, float]]:
 
 
 class _NullDedupe:
-    def claim(self, key: str) -> bool:
-        return True
+    def claim(self, key: str, claim_id: str, expires_at: float) -> Claim:
+        return Claim.CLAIMED
 
-    def confirm(self, key: str) -> None: ...
+    def confirm(self, key: str, claim_id: str) -> None: ...
 
-    def release(self, key: str) -> None: ...
+    def release(self, key: str, claim_id: str) -> None: ...
 
     def check(self) -> None: ...
 
