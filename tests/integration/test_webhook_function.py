@@ -18,7 +18,16 @@ from lark_service.local.aws import Stack
 from lark_service.local.samples import Credentials, function_url_event, signed_request
 from lark_service.webhook import crypto
 from tests.conftest import EVENTS, ROOT
-from tests.integration.webhook_support import CREDS, KEY, TOKEN, drain, load_webhook, post, send
+from tests.integration.webhook_support import (
+    CREDS,
+    KEY,
+    TOKEN,
+    drain,
+    function_logs,
+    load_webhook,
+    post,
+    send,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -253,3 +262,19 @@ def test_only_a_5xx_counts_as_a_webhook_error(app, stack: Stack, capsys: pytest.
         "event",
         "rejected",
     ]
+
+
+def test_log_lines_after_verification_carry_the_event_id_and_only_for_that_request(
+    app,  # type: ignore[no-untyped-def]
+    stack: Stack,
+) -> None:
+    with function_logs() as lines:
+        boto3.client("dynamodb", endpoint_url=stack.endpoint).delete_table(TableName=stack.idempotency_table)
+        assert send(app, "message", event_id="evt-corr")[0] == 503  # logs "de-duplication store failed"
+        assert send(app, "message", creds=Credentials("wrong-token", KEY))[0] == 401
+    logs = [json.loads(line) for line in lines.getvalue().splitlines() if '"level"' in line]
+    failed = [line for line in logs if line["message"] == "de-duplication store failed"]
+    assert [line.get("correlation_id") for line in failed] == ["evt-corr"]
+    refused = [line for line in logs if line.get("reason") == "bad_token"]
+    assert refused
+    assert all("correlation_id" not in line for line in refused)  # not the previous request's id

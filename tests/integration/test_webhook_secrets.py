@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from types import ModuleType
+from typing import Any
 
 import boto3
 import pytest
@@ -10,7 +12,7 @@ import pytest
 from lark_service.local.aws import Stack
 from lark_service.local.samples import Credentials, signed_request
 from tests import lark_oracle as lark
-from tests.integration.webhook_support import CREDS, KEY, TOKEN, load_webhook, post, push
+from tests.integration.webhook_support import CREDS, KEY, TOKEN, function_logs, load_webhook, post, push
 
 pytestmark = pytest.mark.integration
 
@@ -25,18 +27,8 @@ def test_secrets_stay_out_of_messages_dlq_logs_and_metrics(
 ) -> None:
     app = load_webhook(monkeypatch, LARK_APP_SECRET=APP_SECRET, LARK_APP_ID="cli_secret_test")
     now = time.time()
-    traffic = [
-        push(app, lark.event_v2("evt-s1", TOKEN)),
-        push(app, lark.event_v2("evt-s1", TOKEN)),  # duplicate
-        post(app, *signed_request("app_ticket", CREDS, event_id="evt-s2")),
-        post(app, *signed_request("card", CREDS, event_id="evt-s3")),
-        post(app, *signed_request("card_legacy", CREDS)),
-        post(app, *signed_request("url_verification", CREDS)),
-        post(app, *signed_request("message", Credentials("wrong-token", KEY))),
-        post(app, *signed_request("message", Credentials(TOKEN, "wrong-key"))),
-        post(app, *signed_request("message", CREDS, now=now - 3 * 86400)),
-        push(app, lark.event_v2("evt-s4", TOKEN, event_type="contact.user.created_v3")),
-    ]
+    with function_logs() as lines:
+        traffic = _traffic(app, now)
     assert [status for status, _ in traffic] == [200, 200, 200, 200, 200, 200, 401, 401, 401, 200]
 
     # Every queued message goes to the DLQ the way a failing worker sends it there: received
@@ -54,10 +46,25 @@ def test_secrets_stay_out_of_messages_dlq_logs_and_metrics(
     assert len(dead) == 2  # the message and the app_ticket (the card has no worker handler)
 
     output = capsys.readouterr()
-    logged = output.out + output.err + caplog.text
+    logged = lines.getvalue() + output.out + output.err + caplog.text
     assert '"_aws"' in output.out  # metrics were printed, so the check below covers them
-    assert "evt-s1" in output.out  # log lines name events (correlation id), so they were printed
+    assert '"correlation_id":"evt-s1"' in lines.getvalue()  # log lines were printed and name events
     for secret in (TOKEN, KEY, APP_SECRET):
         for body in (m["Body"] for m in dead):
             assert secret not in body
         assert secret not in logged
+
+
+def _traffic(app: ModuleType, now: float) -> list[tuple[int, dict[str, Any]]]:
+    return [
+        push(app, lark.event_v2("evt-s1", TOKEN)),
+        push(app, lark.event_v2("evt-s1", TOKEN)),  # duplicate
+        post(app, *signed_request("app_ticket", CREDS, event_id="evt-s2")),
+        post(app, *signed_request("card", CREDS, event_id="evt-s3")),
+        post(app, *signed_request("card_legacy", CREDS)),
+        post(app, *signed_request("url_verification", CREDS)),
+        post(app, *signed_request("message", Credentials("wrong-token", KEY))),
+        post(app, *signed_request("message", Credentials(TOKEN, "wrong-key"))),
+        post(app, *signed_request("message", CREDS, now=now - 3 * 86400)),
+        push(app, lark.event_v2("evt-s4", TOKEN, event_type="contact.user.created_v3")),
+    ]

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -76,3 +79,19 @@ def record(stack: Stack, event_id: str) -> dict[str, Any] | None:
 def emf(stdout: str) -> list[dict[str, Any]]:
     """The EMF documents among a function's output lines."""
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+@contextmanager
+def function_logs() -> Iterator[io.StringIO]:
+    """The Powertools logger's JSON lines; it keeps the stream it found at import, so swap it."""
+    from lark_service.observability import logger
+
+    handler = logger.registered_handler
+    lines = io.StringIO()
+    # Assigned, not setStream(): that flushes the old stream, which may be an earlier test's
+    # closed capture.
+    previous, handler.stream = handler.stream, lines
+    try:
+        yield lines
+    finally:
+        handler.stream = previous
