@@ -20,6 +20,7 @@ from lark_service.webhook.pipeline import Webhook
 try:
     settings = load_settings()
     # Without these the webhook can neither verify nor deliver: stop at start, naming the variable.
+    settings.require("verification_token")
     webhook = Webhook(
         settings,
         DynamoDedupeStore(settings.require("idempotency_table"), lease_seconds=settings.dedupe_lease_seconds),

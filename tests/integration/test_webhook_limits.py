@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from types import ModuleType
 
 import pytest
@@ -22,19 +23,21 @@ def app(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
 
 
 def test_262144_bytes_are_queued_and_262145_refused_with_no_claim_left(app: ModuleType, stack: Stack) -> None:
+    now = float(int(time.time()))
+    app.webhook.clock = lambda: now  # the message holds received_at: its digits must not vary
     # Learn the message's overhead from a small push, measured on the queue itself: the queued
     # size grows one byte per ASCII character of message text.
-    assert push(app, lark.event_v2("evt-size-0", TOKEN, text="a"))[0] == 200
+    assert push(app, lark.event_v2("evt-size-0", TOKEN, text="a", created=now), now=now)[0] == 200
     [probe] = drain_raw(stack)
     overhead = len(probe.encode()) - 1
 
-    fits = lark.event_v2("evt-size-1", TOKEN, text="a" * (LIMIT - overhead))
-    assert push(app, fits) == (200, {"msg": "success"})
+    fits = lark.event_v2("evt-size-1", TOKEN, text="a" * (LIMIT - overhead), created=now)
+    assert push(app, fits, now=now) == (200, {"msg": "success"})
     [message] = drain_raw(stack)
     assert len(message.encode()) == LIMIT
 
-    over = lark.event_v2("evt-size-2", TOKEN, text="a" * (LIMIT - overhead + 1))
-    status, reply = push(app, over)
+    over = lark.event_v2("evt-size-2", TOKEN, text="a" * (LIMIT - overhead + 1), created=now)
+    status, reply = push(app, over, now=now)
     assert (status, reply["error"]) == (413, "too_large")
     assert drain(stack) == []
     assert record(stack, "evt-size-2") is None  # nothing claimed, nothing left in progress
