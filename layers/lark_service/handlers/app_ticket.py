@@ -20,5 +20,17 @@ def on_app_ticket(envelope: Envelope, ctx: HandlerContext) -> None:
     if ctx.app_id and app_id != ctx.app_id:
         ctx.log.warning("app_ticket for another app ignored", extra={"app_id": app_id})
         return
-    ctx.tokens.put_ticket(app_id, ticket, envelope.received_at or time.time())
-    ctx.log.info("app_ticket stored", extra={"app_id": app_id})
+    received = envelope.received_at or time.time()
+    if ctx.tokens.put_ticket(app_id, ticket, received, _created_at(envelope) or received):
+        ctx.log.info("app_ticket stored", extra={"app_id": app_id})
+    else:
+        ctx.log.info("older app_ticket ignored: a newer one is stored", extra={"app_id": app_id})
+
+
+def _created_at(envelope: Envelope) -> float | None:
+    """Lark's create time of the push: ``ts`` (epoch seconds, as text) in schema 1.0."""
+    ts = envelope.body.get("ts")
+    try:
+        return float(ts) if isinstance(ts, str | int | float) else None
+    except ValueError:
+        return None

@@ -26,6 +26,7 @@ UUID_MAX = 50  # create/reply pages: "uuid ... 最大长度: 50 字符"; Lark an
 MIN_RATE_LIMIT_WAIT_SECONDS = 0.1
 """The least a rate-limited call waits before its retry, whatever ``x-ogw-ratelimit-reset`` says."""
 
+
 class TokenSource(Protocol):
     def tenant_token(self, tenant_key: str | None = None) -> str: ...
 

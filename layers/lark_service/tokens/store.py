@@ -110,13 +110,32 @@ class TokenStore:
         item = self._get_item(ticket_key(app_id))
         return item["ticket"]["S"] if item and "ticket" in item else None
 
-    def put_ticket(self, app_id: str, ticket: str, received_at: float) -> None:
-        item = {
-            "pk": {"S": ticket_key(app_id)},
-            "ticket": {"S": ticket},
-            "received_at": {"N": repr(received_at)},
-        }
-        self._call("PutItem", lambda: self.client.put_item(TableName=self.table_name, Item=item))
+    def put_ticket(
+        self, app_id: str, ticket: str, received_at: float, created_at: float | None = None
+    ) -> bool:
+        """Store the ticket unless one Lark created later is stored already (False then).
+
+        Lark pushes a new ticket hourly and retries old pushes for hours: a late or replayed push
+        of an older ticket must not overwrite the newer one.
+        """
+        created = received_at if created_at is None else created_at
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "pk": {"S": ticket_key(app_id)},
+                    "ticket": {"S": ticket},
+                    "received_at": {"N": repr(received_at)},
+                    "created_at": {"N": repr(created)},
+                },
+                ConditionExpression="attribute_not_exists(created_at) OR created_at < :created",
+                ExpressionAttributeValues={":created": {"N": repr(created)}},
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise DependencyError(f"DynamoDB PutItem failed ({error_code(exc)})") from exc
+        return True
 
     # --- single-flight lock ------------------------------------------------------------------
     def try_lock(self, pk: str, owner: str, now: float, lease_seconds: float) -> bool:
