@@ -20,6 +20,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from bench.report import Goal
 from lark_service.config import load_settings
 from lark_service.local.samples import Credentials, signed_request
+from lark_service.stores.dedupe import Claim
 from lark_service.webhook.pipeline import Webhook
 from lark_service.webhook.protocol import Request
 
@@ -28,12 +29,12 @@ CREDS = Credentials(verification_token="bench-token", encrypt_key="bench-encrypt
 
 
 class _NullDedupe:
-    def claim(self, key: str) -> bool:
-        return True
+    def claim(self, key: str, claim_id: str, expires_at: float) -> Claim:
+        return Claim.CLAIMED
 
-    def confirm(self, key: str) -> None: ...
+    def confirm(self, key: str, claim_id: str) -> None: ...
 
-    def release(self, key: str) -> None: ...
+    def release(self, key: str, claim_id: str) -> None: ...
 
     def check(self) -> None: ...
 

@@ -11,7 +11,8 @@ by a function because something really happened to it:
   (bad signature, wrong verification token, a replayed old timestamp);
 * a second webhook instance whose queue is gone, so its pushes are answered 503;
 * the worker replying to messages through the sandbox, sometimes rate-limited (429 with a short
-  ``x-ogw-ratelimit-reset``) or failed (500), and a poison message whose reply always fails
+  ``x-ogw-ratelimit-reset`` waited out, or a long one that puts the event back on the queue with a
+  delay) or failed (500), and a poison message whose reply always fails
   until SQS moves it to the dead-letter queue after ``REDRIVE_LIMIT`` receives;
 * token refreshes, one retried after a 500 and a rate limit, one that gives up;
 * a cold start of every function (two of the webhook: each instance has its own).
@@ -50,13 +51,16 @@ APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token/internal"
 STALE_SECONDS = 2 * 24 * 3600
 """Older than the webhook's replay window (one day by default)."""
 
+MAX_WAIT_SECONDS = 3
+"""The worker's in-process rate-limit wait; a longer reset puts the event back on the queue."""
+
 FAST = {
     # Short waits so retries and rate limits take a fraction of a second, not minutes.
     "LARK_HTTP_TIMEOUT_SECONDS": "2",
     "LARK_TOKEN_RETRY_BASE_SECONDS": "0.05",
     "LARK_TOKEN_RETRY_CAP_SECONDS": "0.2",
     "LARK_TOKEN_RETRY_ATTEMPTS": str(TOKEN_ATTEMPTS),
-    "LARK_RATE_LIMIT_MAX_WAIT_SECONDS": "3",
+    "LARK_RATE_LIMIT_MAX_WAIT_SECONDS": str(MAX_WAIT_SECONDS),
     "LARK_WORKER_MAX_RECEIVE_COUNT": str(REDRIVE_LIMIT),
 }
 
@@ -85,7 +89,11 @@ class FunctionsWorkload:
             encrypt_key=env["LARK_ENCRYPT_KEY"],
             app_id=env["LARK_APP_ID"],
         )
-        state = SandboxState([SandboxApp(env["LARK_APP_ID"], env["LARK_APP_SECRET"])])
+        # The pushes come from lark_service.local.samples, never through the sandbox: replies to them
+        # land in the samples' chat.
+        state = SandboxState(
+            [SandboxApp(env["LARK_APP_ID"], env["LARK_APP_SECRET"])], unseen_messages_chat="oc_local_chat"
+        )
         self.sandbox = SandboxServer(state).start()
         self._stops.append(self.sandbox.stop)
         try:
@@ -182,6 +190,8 @@ class FunctionsWorkload:
             self.lark.add_fault(reply_path(first), "rate_limit", 1, reset=1)
         if index % 4 == 0:  # now and then a transient 5xx; SQS redelivers the message
             self.lark.add_fault(reply_path(second), "server_error", 1)
+        elif index == 1:  # a reset longer than the in-process wait: the worker puts the event back
+            self.lark.add_fault(reply_path(second), "rate_limit", 1, reset=2 * MAX_WAIT_SECONDS)
         headers, body = signed_request("message", self.creds, event_id=first)
         self._post(headers, body, 200)
         self._post(headers, body, 200)  # Lark's redelivery: a duplicate

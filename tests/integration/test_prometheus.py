@@ -203,7 +203,7 @@ def test_every_panel_query_and_recording_rule_returns_data(
     routes = {
         item["metric"]["route"] for item in query(prometheus, "lark_service:webhook_ack_duration_seconds:p99")
     }
-    assert routes >= {"challenge", "event", "duplicate", "unhandled", "card", "rejected", "error", "health"}
+    assert routes >= {"challenge", "event", "duplicate", "card", "rejected", "error", "health"}
     cold = query(prometheus, "lark_service:lambda_cold_starts:rate5m")
     assert {item["metric"]["function_name"] for item in cold} == {"webhook", "worker", "token_refresh"}
     reasons = query(prometheus, "lark_service:webhook_requests_rejected:rate5m")

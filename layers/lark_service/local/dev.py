@@ -88,6 +88,7 @@ def function_environment(stack: Stack) -> dict[str, str]:
     for name, value in defaults.items():
         env[name] = os.environ.get(name) or value
     env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LarkService")
+    env.setdefault("LARK_DEMO_HANDLERS", "true")  # the local loop shows the demo bot's reply
     return env
 
 

@@ -130,7 +130,7 @@ CATALOG: tuple[MetricDef, ...] = (
         ("endpoint",),
         "auth_rate_limit_triggered_total",
         "counter",
-        "Lark answered with a rate limit (HTTP 429 or code 99991400).",
+        "Lark answered with a rate limit (HTTP 429, or code 99991400 / 230020 at any status).",
     ),
     _def(
         "TokenRefreshRetry",
@@ -174,14 +174,6 @@ CATALOG: tuple[MetricDef, ...] = (
         "Verified pushes by event type (challenges and card callbacks included).",
     ),
     _def(
-        "WebhookEventsUnhandled",
-        "Count",
-        ("event_type",),
-        "webhook_events_unhandled_total",
-        "counter",
-        "Verified pushes with no registered handler: acknowledged, not enqueued.",
-    ),
-    _def(
         "WebhookRequestsRejected",
         "Count",
         ("reason",),
@@ -223,6 +215,14 @@ CATALOG: tuple[MetricDef, ...] = (
         "Events whose handler ran to completion.",
     ),
     _def(
+        "WorkerEventsUnhandled",
+        "Count",
+        ("event_type",),
+        "worker_events_unhandled_total",
+        "counter",
+        "Queued events no handler is registered for: counted and dropped, never retried.",
+    ),
+    _def(
         "WorkerEventsFailed",
         "Count",
         ("event_type",),
@@ -236,7 +236,15 @@ CATALOG: tuple[MetricDef, ...] = (
         ("event_type",),
         "worker_events_dead_lettered_total",
         "counter",
-        "Failures on the last allowed receive: the message goes to the DLQ next.",
+        "Events sent to the DLQ: hopeless ones at once, others failing on their last allowed receive.",
+    ),
+    _def(
+        "WorkerEventsDeferred",
+        "Count",
+        ("event_type", "reason"),
+        "worker_events_deferred_total",
+        "counter",
+        "Events put back on the queue: rate_limited (a new delayed message) or out_of_time (not started).",
     ),
     # Every function.
     _def(

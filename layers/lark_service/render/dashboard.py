@@ -176,14 +176,9 @@ def build() -> model.Dashboard:
     board.with_panel(
         _series(
             "Webhook Events",
-            "Verified pushes per second by event type, and those no handler is registered for.",
+            "Verified pushes per second by event type.",
             "ops",
-            [
-                Query(f"sum by (event_type) ({R}webhook_events_received:rate5m)", "{{event_type}}"),
-                Query(
-                    f"sum by (event_type) ({R}webhook_events_unhandled:rate5m)", "unhandled {{event_type}}"
-                ),
-            ],
+            [Query(f"sum by (event_type) ({R}webhook_events_received:rate5m)", "{{event_type}}")],
         )
     )
     board.with_panel(
@@ -220,10 +215,12 @@ def build() -> model.Dashboard:
     board.with_panel(
         _series(
             "Worker Events",
-            "Events processed, failed (retried) and sent to the dead-letter queue, per second.",
+            "Events processed, failed (retried), sent to the dead-letter queue, and dropped for want of"
+            " a handler, per second.",
             "ops",
             [
                 Query(f"sum by (event_type) ({R}worker_events_processed:rate5m)", "processed {{event_type}}"),
+                Query(f"sum by (event_type) ({R}worker_events_unhandled:rate5m)", "unhandled {{event_type}}"),
                 Query(f"sum by (event_type) ({R}worker_events_failed:rate5m)", "failed {{event_type}}"),
                 Query(
                     f"sum by (event_type) ({R}worker_events_dead_lettered:rate5m)",

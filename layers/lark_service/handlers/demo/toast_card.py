@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark_service.envelope import Envelope
-from lark_service.router import router
+from lark_service.app import CardContext, Envelope, app
 
 DEMO_ACTION = "demo_toast"
 
 
-@router.card(DEMO_ACTION)
-def demo_toast(envelope: Envelope) -> dict[str, Any] | None:
+@app.card(DEMO_ACTION)
+def demo_toast(envelope: Envelope, ctx: CardContext) -> dict[str, Any] | None:
     if envelope.schema != "card.v2":
         # Legacy callbacks cannot show a toast; their reply is a card or nothing.
         return None

@@ -9,11 +9,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
 
-from lark_service.envelope import Envelope
-from lark_service.observability import logger
-from lark_service.router import router
+from lark_service.app import Envelope, HandlerContext, app
 
 MENTION = re.compile(r"@_user_\d+\s*")
 
@@ -24,15 +21,15 @@ def reply_text(text: str) -> str:
     return f"You said: {said}" if said else "Hello! Send me some text and I will echo it."
 
 
-@router.event("im.message.receive_v1")
-def on_message(envelope: Envelope, ctx: Any) -> None:
+@app.event("im.message.receive_v1")
+def on_message(envelope: Envelope, ctx: HandlerContext) -> None:
     event = envelope.event
     sender = event.get("sender") or {}
     message = event.get("message") or {}
     if sender.get("sender_type") == "app":
         return  # never answer a bot, our own replies included
     if message.get("message_type") != "text":
-        logger.info("demo bot ignores non-text message", extra={"message_type": message.get("message_type")})
+        ctx.log.info("demo bot ignores non-text message", extra={"message_type": message.get("message_type")})
         return
     message_id = message.get("message_id")
     if not isinstance(message_id, str) or not message_id:

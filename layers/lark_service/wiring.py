@@ -1,5 +1,9 @@
 """Building the Lark side of a function from its settings, once per cold start.
 
+This is the composition root of the worker's and the token refresh's Lark services: it sits
+above both ``lark`` (the HTTP protocol) and ``tokens`` (which uses it), so neither imports the
+other's builder and the layers stay acyclic (``tests/unit/test_import_rules.py``).
+
 Nothing here touches the network: the HTTP pool connects on first use and the DynamoDB client is
 created on first use, so a function that never calls Lark pays nothing for it.
 """
@@ -14,7 +18,6 @@ from lark_service.lark.client import LarkClient
 from lark_service.lark.transport import Transport, default_timeout
 from lark_service.tokens.provider import TokenProvider
 from lark_service.tokens.refresher import TokenRefresher
-from lark_service.tokens.retry import RetryPolicy
 from lark_service.tokens.store import TokenStore
 from lark_service.tokens.tuning import TokenTuning, load_tuning
 
@@ -25,6 +28,7 @@ class LarkServices:
     refresher: TokenRefresher
     tokens: TokenProvider
     client: LarkClient
+    tuning: TokenTuning
 
 
 def build_services(settings: Settings, tuning: TokenTuning | None = None) -> LarkServices:
@@ -36,9 +40,9 @@ def build_services(settings: Settings, tuning: TokenTuning | None = None) -> Lar
         app_type=settings.app_type,
         auth=auth,
         store=store,
-        policy=RetryPolicy(tuning.retry_base, tuning.retry_cap, tuning.retry_attempts),
+        policy=tuning.retry_policy(),
         app_token_margin=tuning.refresh_margin,
     )
     tokens = TokenProvider(store, refresher, app_type=settings.app_type, tuning=tuning)
     client = LarkClient(transport, tokens, rate_limit_max_wait=tuning.rate_limit_max_wait)
-    return LarkServices(store, refresher, tokens, client)
+    return LarkServices(store, refresher, tokens, client, tuning)
