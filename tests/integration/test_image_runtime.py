@@ -170,13 +170,8 @@ def _sam(code: str) -> str:
     ).stdout
 
 
-def test_the_rebuild_dockerfile_is_sam_clis_own() -> None:
-    """SAM CLI's own generator is the oracle for what ``sam local invoke`` builds on an image."""
-    generated = _sam(
-        "from samcli.local.docker.lambda_image import LambdaImage\n"
-        "print(LambdaImage._generate_dockerfile('lark-service:webhook', [], 'x86_64'), end='')"
-    )
-    assert image_smoke.sam_rebuild_dockerfile("lark-service:webhook") == generated
+def test_the_rebuilt_image_starts_with_sam_clis_own_entry_point() -> None:
+    """The rebuild's Dockerfile is checked in test_sam_local.py; this is how SAM then starts it."""
     entry = _sam(
         "import json; from samcli.local.docker.lambda_container import LambdaContainer\n"
         "print(json.dumps(LambdaContainer._get_default_entry_point()))"
