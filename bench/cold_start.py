@@ -231,7 +231,10 @@ def boto3_for_lark_oapi(lark_python: Path, scratch: Path) -> Path:
 
 @contextmanager
 def sandbox() -> Iterator[str]:
-    state = SandboxState([SandboxApp(CREDS.app_id, APP_SECRET, "self_built")])  # type: ignore[arg-type]
+    # Pushes here never pass through the sandbox, so replies to unseen messages land in one chat,
+    # as under ``lark-service dev``.
+    apps = [SandboxApp(CREDS.app_id, APP_SECRET, "self_built")]  # type: ignore[arg-type]
+    state = SandboxState(apps, unseen_messages_chat="oc_bench")
     with SandboxServer(state) as server:
         yield server.url
 
