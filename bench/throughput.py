@@ -71,6 +71,7 @@ def main() -> bool:
         for _ in range(PUSHES + 20):
             headers, body = signed_request("message", CREDS, event_id=uuid.uuid4().hex)
             events.append(function_url_event("POST", "/lark/events", headers, body))
+        before = moto_alone(endpoint, stack.idempotency_table, stack.events_queue_url, PUSHES // 3)
         latencies: list[float] = []
         with Runner(env={**os.environ, **env}) as runner:
             for event in events[:20]:  # the cold start and the first warm calls, unmeasured
@@ -82,7 +83,8 @@ def main() -> bool:
                 latencies.append((time.perf_counter() - sent) * 1e3)
                 assert reply["statusCode"] == 200, reply
             elapsed = time.perf_counter() - started
-        ceiling = moto_alone(endpoint, stack.idempotency_table, stack.events_queue_url, PUSHES // 2)
+        after = moto_alone(endpoint, stack.idempotency_table, stack.events_queue_url, PUSHES // 3)
+    ceiling = max(before, after)  # the machine's load moves between the runs: moto's best
     print(f"\nwebhook warm through the local runner ({PUSHES} signed, encrypted pushes, one process)")
     table(
         ["", "pushes/s", "p50 ms", "p99 ms"],
@@ -94,6 +96,7 @@ def main() -> bool:
                 percentile(latencies, 0.99),
             ),
             row("moto alone: same 3 calls/push", ceiling, "", ""),
+            row("  (before / after the webhook)", f"{before:.1f} / {after:.1f}", "", ""),
         ],
     )
     print(
