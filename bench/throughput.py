@@ -100,7 +100,8 @@ def main() -> bool:
         ],
     )
     print(
-        f"  the webhook reaches {PUSHES / elapsed / ceiling:.0%} of moto's own rate; moto is the limit here"
+        f"  webhook / moto alone at its best: {PUSHES / elapsed / ceiling:.0%}. Moto is the limit: one server"
     )
+    print("  process answers every call over HTTP, and it slows as its table and queue grow (before / after)")
     print(f"  (mean ack {statistics.mean(latencies):.2f} ms)")
     return False
