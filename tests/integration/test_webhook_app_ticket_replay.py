@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import time
 from dataclasses import dataclass
 
@@ -21,6 +23,7 @@ APP_ID = "cli_ticket_app"
 class Ctx:
     tokens: TokenStore
     app_id: str = APP_ID
+    log: logging.Logger = logging.getLogger("app_ticket")
 
 
 def _ticket_push(ticket: str, created: float, uuid: str) -> Envelope:
