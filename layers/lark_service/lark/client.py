@@ -17,6 +17,7 @@ from lark_service.lark.transport import Transport
 
 REPLY = "/open-apis/im/v1/messages/:message_id/reply"
 CREATE = "/open-apis/im/v1/messages"
+PATCH = "/open-apis/im/v1/messages/:message_id"
 UUID_MAX = 50  # Lark's limit for the de-duplication key of message create/reply
 
 
@@ -111,6 +112,21 @@ class LarkClient:
             CREATE,
             params={"receive_id_type": receive_id_type},
             json_body={"receive_id": receive_id, **_message(msg_type, content, uuid)},
+            tenant_key=tenant_key,
+        )
+
+    def patch_message(
+        self, message_id: str, *, card: dict[str, Any], tenant_key: str | None = None
+    ) -> dict[str, Any]:
+        """Replace the content of a card this app sent (within 14 days; ``update_multi`` true).
+
+        The same call as ``lark_oapi``'s ``im.v1.message.patch``: ``{"content": <card JSON>}``.
+        """
+        return self.request(
+            "PATCH",
+            PATCH,
+            path_params={"message_id": message_id},
+            json_body={"content": json.dumps(card, ensure_ascii=False)},
             tenant_key=tenant_key,
         )
 

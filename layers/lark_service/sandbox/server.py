@@ -181,6 +181,9 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             self._dispatch("POST")
 
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
+
         def do_DELETE(self) -> None:
             self._dispatch("DELETE")
 

@@ -8,6 +8,7 @@ an offset over wall time so a test can jump two hours ahead without waiting.
 
 from __future__ import annotations
 
+import copy
 import fnmatch
 import json
 import secrets
@@ -19,6 +20,10 @@ from typing import Any, Literal
 TOKEN_LIFETIME = 2 * 60 * 60
 REISSUE_BELOW = 30 * 60
 UUID_WINDOW = 60 * 60  # message create/reply de-duplicate on `uuid` for an hour
+# "Update an app-sent message card" (PATCH im/v1/messages/:message_id), open.feishu.cn
+# document server-docs/im-v1/message-card/patch: only cards sent within 14 days, by the same app,
+# declaring "update_multi": true in their config before and after the update.
+PATCH_WINDOW = 14 * 24 * 60 * 60
 
 CODE_INVALID_PARAM = 10003
 CODE_APP_TICKET_INVALID = 10012
@@ -30,6 +35,8 @@ CODE_TOKEN_FORMAT = 99991671
 CODE_RATE_LIMITED = 99991400
 CODE_FIELD_VALIDATION = 99992402
 CODE_MESSAGE_PARAM = 230001
+CODE_NOT_SENDER = 230012  # "Bot is NOT the sender of the message" (im v1 message error codes)
+CODE_PATCH_TOO_OLD = 230031  # "Message can only be modified within 14 days after sending" (patch doc)
 CODE_SERVER_ERROR = 55001
 
 MSG_TYPES = frozenset(
@@ -120,6 +127,7 @@ class SandboxState:
         self._messages: list[dict[str, Any]] = []
         self._by_uuid: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._known_messages: dict[str, str] = {}
+        self._sent: dict[str, dict[str, Any]] = {}  # message_id -> its record in _messages
         for app in self.apps.values():
             if app.app_type == "marketplace":
                 self.issue_ticket(app.app_id)
@@ -145,7 +153,7 @@ class SandboxState:
 
     def messages(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [dict(m) for m in self._messages]
+            return copy.deepcopy(self._messages)
 
     def revoke_tokens(self) -> int:
         """Invalidate every issued token, as a secret reset does; the next token call issues anew."""
@@ -235,6 +243,11 @@ class SandboxState:
         headers: dict[str, str],
         body: dict[str, Any] | None,
     ) -> Reply:
+        parts = path.split("/")
+        if method == "PATCH" and len(parts) == 6 and path.startswith("/open-apis/im/v1/messages/"):
+            if body is None:
+                return _error(400, CODE_INVALID_PARAM, "invalid param: body is not a JSON object")
+            return self._patch(parts[5], headers, body)
         if method != "POST":
             return Reply(404, {"code": 404, "msg": "404 page not found"})
         if body is None:
@@ -252,7 +265,6 @@ class SandboxState:
             return self._resend_ticket(body)
         if path == "/open-apis/im/v1/messages":
             return self._send(query, headers, body)
-        parts = path.split("/")
         if len(parts) == 7 and path.startswith("/open-apis/im/v1/messages/") and parts[6] == "reply":
             return self._reply(parts[5], headers, body)
         return Reply(404, {"code": 404, "msg": "404 page not found"})
@@ -400,8 +412,61 @@ class SandboxState:
             }
             if isinstance(uuid, str) and uuid:
                 self._by_uuid[(caller.app_id, uuid)] = (now, message)
-            self._messages.append({**message, "tenant_key": caller.tenant_key, "uuid": uuid})
+            record: dict[str, Any] = {
+                **message,
+                "tenant_key": caller.tenant_key,
+                "uuid": uuid,
+                "update_count": 0,
+                "history": [],
+            }
+            self._messages.append(record)
+            self._sent[record["message_id"]] = record
         return Reply(200, {"code": 0, "msg": "success", "data": message})
+
+    def _patch(self, message_id: str, headers: dict[str, str], body: dict[str, Any]) -> Reply:
+        """Replace a sent card's content; the record keeps every earlier content in ``history``.
+
+        Request and response as ``lark_oapi/api/im/v1/model/patch_message_request_body.py``
+        (``content: str``) and ``patch_message_response.py`` (no ``data`` fields) define them.
+        """
+        caller = self._caller(headers)
+        if isinstance(caller, Reply):
+            return caller
+        checked = self._message_body({"msg_type": "interactive", "content": body.get("content")})
+        if isinstance(checked, Reply):
+            return checked
+        _, content = checked
+        now = self.clock.now()
+        with self._lock:
+            record = self._sent.get(message_id)
+            if record is None:
+                return _error(400, CODE_MESSAGE_PARAM, f"invalid message_id {message_id!r}: no such message")
+            if record["sender"]["id"] != caller.app_id:
+                return _error(400, CODE_NOT_SENDER, "Bot is NOT the sender of the message")
+            if record["msg_type"] != "interactive":
+                return _error(400, CODE_MESSAGE_PARAM, "only interactive (card) messages can be updated")
+            if now - int(record["create_time"]) / 1000 > PATCH_WINDOW:
+                return _error(
+                    400, CODE_PATCH_TOO_OLD, "Message can only be modified within 14 days after sending"
+                )
+            if not (_shared_card(record["body"]["content"]) and _shared_card(content)):
+                return _error(
+                    400,
+                    CODE_MESSAGE_PARAM,
+                    'a card is updated only when its config has "update_multi": true before and after',
+                )
+            record["history"].append(record["body"]["content"])
+            record["body"] = {"content": content}
+            record["updated"] = True
+            record["update_time"] = str(int(now * 1000))
+            record["update_count"] += 1
+        return Reply(200, {"code": 0, "msg": "success", "data": {}})
+
+
+def _shared_card(content: str) -> bool:
+    card = json.loads(content)
+    config = card.get("config") if isinstance(card, dict) else None
+    return isinstance(config, dict) and config.get("update_multi") is True
 
 
 def _error(status: int, code: int, msg: str) -> Reply:

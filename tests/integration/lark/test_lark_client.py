@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from lark_service.config import load_settings
@@ -68,3 +70,18 @@ def test_rate_limited_call_waits_and_is_counted(
     statuses = sorted(m["status"] for m in metrics if m["name"] == "ApiRequests" and m["endpoint"] == REPLY)
     assert statuses == ["200", "429"]
     assert len(sandbox.control.messages()) == 1
+
+
+def test_a_sent_card_is_updated_in_place(lark_env: Stack, sandbox: Sandbox) -> None:
+    """PATCH im/v1/messages/:message_id over HTTP; the sandbox's record shows the latest card."""
+    client = build_services(load_settings()).client
+    firing = {"config": {"update_multi": True}, "elements": [{"tag": "markdown", "content": "firing"}]}
+    resolved = {"config": {"update_multi": True}, "elements": [{"tag": "markdown", "content": "resolved"}]}
+    sent = client.send_message("chat_id", "oc_alerts", msg_type="interactive", content=firing)
+    assert client.patch_message(sent["message_id"], card=resolved) == {}
+    [patch] = sandbox.calls(f"/open-apis/im/v1/messages/{sent['message_id']}")
+    assert (patch["method"], patch["body"]) == ("PATCH", {"content": json.dumps(resolved)})
+    [record] = sandbox.control.messages()
+    assert json.loads(record["body"]["content"]) == resolved
+    assert (record["update_count"], record["updated"]) == (1, True)
+    assert [json.loads(c) for c in record["history"]] == [firing]
