@@ -21,9 +21,6 @@ from lark_service.alerts.model import AlertGroup
 from lark_service.alerts.store import AlertCardStore, CardRecord
 from lark_service.lark.errors import CredentialsRejected, LarkApiError, LarkInvalidToken, LarkRateLimited
 
-UPDATE = "/open-apis/im/v1/messages/:message_id"
-"""Lark's "update a message card" (PATCH): ``{"content": <card JSON as a string>}``."""
-
 Outcome = Literal["posted", "updated", "unchanged", "skipped"]
 
 
@@ -41,15 +38,8 @@ class CardClient(Protocol):
         tenant_key: str | None = None,
     ) -> dict[str, Any]: ...
 
-    def request(
-        self,
-        method: str,
-        route: str,
-        *,
-        path_params: dict[str, str] | None = None,
-        params: dict[str, str] | None = None,
-        json_body: dict[str, Any] | None = None,
-        tenant_key: str | None = None,
+    def patch_message(
+        self, message_id: str, *, card: dict[str, Any], tenant_key: str | None = None
     ) -> dict[str, Any]: ...
 
 
@@ -119,13 +109,7 @@ class AlertNotifier:
     def _update(self, message_id: str, card: dict[str, Any]) -> bool:
         """Patch the card; False when Lark will not update it (recalled, deleted, too old)."""
         try:
-            self._lark.request(
-                "PATCH",
-                UPDATE,
-                path_params={"message_id": message_id},
-                json_body={"content": json.dumps(card, ensure_ascii=False)},
-                tenant_key=self._tenant_key,
-            )
+            self._lark.patch_message(message_id, card=card, tenant_key=self._tenant_key)
         except (LarkRateLimited, LarkInvalidToken, CredentialsRejected):
             raise
         except LarkApiError as exc:
