@@ -27,7 +27,9 @@ LOGICAL_IDS = {
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("function", help="folder under functions/: webhook, worker, token_refresh, alert_notifier")
+    parser.add_argument(
+        "function", help="folder under functions/: webhook, worker, token_refresh, alert_notifier"
+    )
     parser.add_argument("--event", "-e", required=True, help="event JSON file, or - for stdin")
     parser.add_argument("--env-vars", "-n", type=Path, help="environment JSON in `sam local invoke` format")
     parser.add_argument(

@@ -1,0 +1,41 @@
+"""The alert notifier, served over HTTP for Alertmanager's webhook: ``POST /alerts`` on 8082.
+
+Each request becomes a Function URL event for ``functions/alert_notifier`` (as the webhook's
+requests do), so Alertmanager talks to the real handler. Cards go to ``LARK_ALERT_CHAT_ID``
+(default ``oc_local_alerts``, a chat of the sandbox). ``LARK_ALERTS_LISTEN`` (``host:port``)
+moves the endpoint, e.g. to ``0.0.0.0:8082`` for an Alertmanager in a container.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from lark_service.local.aws import free_port
+from lark_service.local.dev import LocalApp, _Server, make_handler
+
+LISTEN = "127.0.0.1:8082"
+LOCAL_CHAT_ID = "oc_local_alerts"
+
+
+def start(app: LocalApp) -> Callable[[], None]:
+    host, _, port = os.environ.get("LARK_ALERTS_LISTEN", LISTEN).rpartition(":")
+    app.runner.env.setdefault("LARK_ALERT_CHAT_ID", LOCAL_CHAT_ID)
+    try:
+        server = _Server((host, int(port)), make_handler(app, "alert_notifier"))
+    except OSError:
+        server = _Server((host, free_port()), make_handler(app, "alert_notifier"))
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    thread.start()
+    chat = app.runner.env["LARK_ALERT_CHAT_ID"]
+    app.log(
+        "alerts", f"Alertmanager webhook on http://{host}:{server.server_port}/alerts (cards to chat {chat})"
+    )
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    return stop
