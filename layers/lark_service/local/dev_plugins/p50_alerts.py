@@ -19,23 +19,26 @@ LISTEN = "127.0.0.1:8082"
 LOCAL_CHAT_ID = "oc_local_alerts"
 
 
-def start(app: LocalApp) -> Callable[[], None]:
-    host, _, port = os.environ.get("LARK_ALERTS_LISTEN", LISTEN).rpartition(":")
-    app.runner.env.setdefault("LARK_ALERT_CHAT_ID", LOCAL_CHAT_ID)
-    try:
-        server = _Server((host, int(port)), make_handler(app, "alert_notifier"))
-    except OSError:
-        server = _Server((host, free_port()), make_handler(app, "alert_notifier"))
+def serve(app: LocalApp, host: str, port: int) -> tuple[str, Callable[[], None]]:
+    """Serve the notifier on ``host:port`` (0: a free port); return its URL and the stop function."""
+    server = _Server((host, port), make_handler(app, "alert_notifier"))
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
     thread.start()
-    chat = app.runner.env["LARK_ALERT_CHAT_ID"]
-    app.log(
-        "alerts", f"Alertmanager webhook on http://{host}:{server.server_port}/alerts (cards to chat {chat})"
-    )
 
     def stop() -> None:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
 
+    return f"http://{host}:{server.server_port}/alerts", stop
+
+
+def start(app: LocalApp) -> Callable[[], None]:
+    host, _, port = os.environ.get("LARK_ALERTS_LISTEN", LISTEN).rpartition(":")
+    app.runner.env.setdefault("LARK_ALERT_CHAT_ID", LOCAL_CHAT_ID)
+    try:
+        url, stop = serve(app, host, int(port))
+    except OSError:
+        url, stop = serve(app, host, free_port())
+    app.log("alerts", f"Alertmanager webhook on {url} (cards to chat {app.runner.env['LARK_ALERT_CHAT_ID']})")
     return stop
