@@ -385,3 +385,52 @@ def test_rate_limit_alert_reaches_the_chat_and_its_card_resolves(
         f"{ALERT}: card after {fired:.1f}s of rate limiting ({traffic.sent} messages), "
         f"resolved {resolved_after:.1f}s after the fault cleared"
     )
+
+
+def test_cloudwatch_alarm_through_sns_posts_then_updates_one_card(
+    functions: tuple[LocalApp, list[str]], lark: tuple[SandboxServer, SandboxControl]
+) -> None:
+    """The SNS door of the real function: the stack's alarm, its redelivery, then its OK."""
+    app, function_errors = functions
+    alarm = json.loads((EVENTS / "alert_sns_alarm.json").read_text())
+    ok = json.loads((EVENTS / "alert_sns_ok.json").read_text())
+    outcomes = [
+        app.runner.invoke("alert_notifier", event)["deliveries"][0]["outcome"]
+        for event in (alarm, alarm, ok, ok)
+    ]
+    assert outcomes == ["posted", "unchanged", "updated", "unchanged"]
+    name = json.loads(alarm["Records"][0]["Sns"]["Message"])["AlarmName"]
+    (card,) = cards_for(lark[1], name)
+    assert card["card"]["header"] == {
+        "template": "green",
+        "title": {"tag": "plain_text", "content": f"[RESOLVED] {name}"},
+    }
+    assert card["update_count"] == 1
+    assert not function_errors, function_errors
+    # A notification that is not a CloudWatch alarm fails the invocation, naming the field.
+    with pytest.raises(FunctionError, match=r"MalformedAlert: Records\[0\]\.Sns\.Message\.AlarmName"):
+        app.runner.invoke(
+            "alert_notifier", {"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "{}"}}]}
+        )
+
+
+def test_card_store_on_dynamodb(stack: Stack) -> None:
+    """The group→card record over moto's DynamoDB: lifetime kept on update, expired items ignored."""
+    import boto3
+
+    from lark_service.alerts.store import CARD_LIFETIME_SECONDS, AlertCardStore, CardRecord, record_id
+
+    now = [1_000_000.0]
+    store = AlertCardStore(stack.idempotency_table, dynamodb=boto3.client("dynamodb"), clock=lambda: now[0])
+    assert store.get("alertmanager:g") is None
+    store.put("alertmanager:g", CardRecord("om_1", 1, "firing", "a"), new_card=True)
+    now[0] += 100
+    store.put("alertmanager:g", CardRecord("om_1", 1, "resolved", "b"), new_card=False)
+    assert store.get("alertmanager:g") == CardRecord("om_1", 1, "resolved", "b")
+    item = boto3.client("dynamodb").get_item(
+        TableName=stack.idempotency_table, Key={"id": {"S": record_id("alertmanager:g")}}
+    )["Item"]
+    assert item["id"]["S"].startswith("alert-card#")
+    assert int(item["expiration"]["N"]) == 1_000_000 + CARD_LIFETIME_SECONDS  # an update keeps the lifetime
+    now[0] += CARD_LIFETIME_SECONDS
+    assert store.get("alertmanager:g") is None  # past its TTL, even before DynamoDB deletes it
