@@ -18,6 +18,7 @@ def _post(state: SandboxState, path: str, body: dict[str, Any], **headers: str) 
     if "?" in path:
         path, _, raw = path.partition("?")
         query = dict(pair.split("=") for pair in raw.split("&"))
+    headers = {"content-type": "application/json; charset=utf-8", **headers}
     return state.handle("POST", path, query, headers, json.dumps(body).encode())
 
 
@@ -49,12 +50,14 @@ def test_same_token_while_thirty_minutes_remain_then_a_new_one() -> None:
     ],
 )
 def test_wrong_credentials_have_their_codes(body: dict[str, str], code: int) -> None:
+    """auth v3 answers its business errors with HTTP 200 (larksuite/oapi-sdk-java issue 33)."""
     reply = _post(SandboxState([APP]), TENANT, body)
-    assert (reply.status, reply.body["code"]) == (400, code)
+    assert (reply.status, reply.body["code"]) == (200, code)
 
 
 def test_message_calls_check_the_token() -> None:
     state = SandboxState([APP])
+    state.seed_message("om_1", "oc_1")
     path = "/open-apis/im/v1/messages/om_1/reply"
     body = {"msg_type": "text", "content": json.dumps({"text": "hi"})}
     assert _post(state, path, body).body["code"] == 99991661
@@ -68,6 +71,7 @@ def test_message_calls_check_the_token() -> None:
 
 def test_uuid_makes_a_repeat_reply_a_no_op() -> None:
     state = SandboxState([APP])
+    state.seed_message("om_1", "oc_1")
     token, _ = _token(state)
     body = {"msg_type": "text", "content": json.dumps({"text": "hi"}), "uuid": "u-1"}
     first = _post(state, "/open-apis/im/v1/messages/om_1/reply", body, authorization=f"Bearer {token}")
@@ -78,7 +82,7 @@ def test_uuid_makes_a_repeat_reply_a_no_op() -> None:
 
 
 def test_create_message_validates_receive_id_type_and_content() -> None:
-    state = SandboxState([APP])
+    state = SandboxState([APP], chats=("oc_1",))
     auth = f"Bearer {_token(state)[0]}"
     ok = {"receive_id": "oc_1", "msg_type": "text", "content": json.dumps({"text": "x"})}
     assert (
@@ -101,6 +105,9 @@ def test_faults_apply_per_path_and_count() -> None:
     assert limited.body["code"] == 99991400
     assert _post(state, TENANT, {}).status == 429
     assert _token(state)[0].startswith("t-")  # the third call goes through
+    state.add_fault(FaultRule(path=TENANT, kind="rate_limit", status=400))  # the older APIs' form
+    older = _post(state, TENANT, {})
+    assert (older.status, older.body["code"], older.headers["x-ogw-ratelimit-limit"]) == (400, 99991400, "50")
     with pytest.raises(ValueError, match="fault kind"):
         state.add_fault(FaultRule(path="*", kind="explode"))  # type: ignore[arg-type]
 
@@ -113,6 +120,7 @@ def test_store_apps_need_a_valid_ticket() -> None:
     assert _post(state, TENANT, creds).body["code"] == 10003  # no internal tokens for store apps
     app = _post(state, "/open-apis/auth/v3/app_access_token", {**creds, "app_ticket": ticket})
     assert app.body["code"] == 0
+    assert app.body["app_access_token"].startswith("a-")  # the store-app page's sample: "a-6U1Sb..."
     state.invalidate_tickets("cli_store")
     stale = _post(state, "/open-apis/auth/v3/app_access_token", {**creds, "app_ticket": ticket})
     assert stale.body["code"] == 10012
@@ -124,17 +132,19 @@ def test_store_apps_need_a_valid_ticket() -> None:
 
 def _card(title: str, *, shared: bool = True) -> str:
     config = {"update_multi": True} if shared else {"wide_screen_mode": True}
-    return json.dumps({"config": config, "header": {"title": {"tag": "plain_text", "content": title}}})
+    header = {"title": {"tag": "plain_text", "content": title}}
+    return json.dumps({"config": config, "header": header, "elements": [{"tag": "markdown", "content": title}]})
 
 
 def _patch(state: SandboxState, message_id: str, content: object, auth: str) -> Reply:
     raw = json.dumps({"content": content}).encode()
     path = f"/open-apis/im/v1/messages/{message_id}"
-    return state.handle("PATCH", path, {}, {"authorization": auth}, raw)
+    headers = {"authorization": auth, "content-type": "application/json; charset=utf-8"}
+    return state.handle("PATCH", path, {}, headers, raw)
 
 
 def test_patch_replaces_a_shared_card_and_keeps_its_history() -> None:
-    state = SandboxState([APP])
+    state = SandboxState([APP], chats=("oc_1",))
     auth = f"Bearer {_token(state)[0]}"
     sent = _post(
         state,
@@ -147,6 +157,7 @@ def test_patch_replaces_a_shared_card_and_keeps_its_history() -> None:
     reply = _patch(state, message_id, _card("resolved"), auth)
     # The patch doc's response sample: {"code": 0, "msg": "success", "data": {}}.
     assert (reply.status, reply.body) == (200, {"code": 0, "msg": "success", "data": {}})
+    assert reply.headers["x-tt-logid"]
     [record] = state.messages()
     assert json.loads(record["body"]["content"])["header"]["title"]["content"] == "resolved"
     assert record["updated"] is True
@@ -156,7 +167,7 @@ def test_patch_replaces_a_shared_card_and_keeps_its_history() -> None:
 
 
 def test_patch_refuses_what_the_patch_doc_refuses() -> None:
-    state = SandboxState([APP])
+    state = SandboxState([APP], chats=("oc_1",))
     auth = f"Bearer {_token(state)[0]}"
     create = "/open-apis/im/v1/messages?receive_id_type=chat_id"
 
