@@ -135,7 +135,8 @@ def start_server(binary_name: str, args: list[str], ready_url: str, log: Path) -
 def lark() -> Iterator[tuple[SandboxServer, SandboxControl]]:
     from lark_service.local.samples import LOCAL_APP_ID, LOCAL_APP_SECRET
 
-    server = SandboxServer(SandboxState([SandboxApp(LOCAL_APP_ID, LOCAL_APP_SECRET)])).start()
+    state = SandboxState([SandboxApp(LOCAL_APP_ID, LOCAL_APP_SECRET)], chats=(CHAT,))
+    server = SandboxServer(state).start()
     control = SandboxControl(server.url)
     try:
         yield server, control

@@ -133,7 +133,9 @@ def test_store_apps_need_a_valid_ticket() -> None:
 def _card(title: str, *, shared: bool = True) -> str:
     config = {"update_multi": True} if shared else {"wide_screen_mode": True}
     header = {"title": {"tag": "plain_text", "content": title}}
-    return json.dumps({"config": config, "header": header, "elements": [{"tag": "markdown", "content": title}]})
+    return json.dumps(
+        {"config": config, "header": header, "elements": [{"tag": "markdown", "content": title}]}
+    )
 
 
 def _patch(state: SandboxState, message_id: str, content: object, auth: str) -> Reply:

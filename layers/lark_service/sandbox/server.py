@@ -62,7 +62,9 @@ class SandboxServer:
 
     def _start_pusher(self) -> None:
         if self.push_url and self._pusher is None:
-            self._pusher = threading.Thread(target=self._push_tickets, name="lark-sandbox-tickets", daemon=True)
+            self._pusher = threading.Thread(
+                target=self._push_tickets, name="lark-sandbox-tickets", daemon=True
+            )
             self._pusher.start()
 
     def _push_tickets(self) -> None:

@@ -2,7 +2,7 @@
 
 Each request becomes a Function URL event for ``functions/alert_notifier`` (as the webhook's
 requests do), so Alertmanager talks to the real handler. Cards go to ``LARK_ALERT_CHAT_ID``
-(default ``oc_local_alerts``, a chat of the sandbox). ``LARK_ALERTS_LISTEN`` (``host:port``)
+(default ``oc_local_alerts``, a sandbox chat the bot is made a member of). ``LARK_ALERTS_LISTEN`` (``host:port``)
 moves the endpoint, e.g. to ``0.0.0.0:8082`` for an Alertmanager in a container.
 """
 
@@ -14,6 +14,7 @@ from collections.abc import Callable
 
 from lark_service.local.aws import free_port
 from lark_service.local.dev import LocalApp, _Server, make_handler
+from lark_service.sandbox.control import SandboxControl
 
 LISTEN = "127.0.0.1:8082"
 LOCAL_CHAT_ID = "oc_local_alerts"
@@ -35,10 +36,16 @@ def serve(app: LocalApp, host: str, port: int) -> tuple[str, Callable[[], None]]
 
 def start(app: LocalApp) -> Callable[[], None]:
     host, _, port = os.environ.get("LARK_ALERTS_LISTEN", LISTEN).rpartition(":")
-    app.runner.env.setdefault("LARK_ALERT_CHAT_ID", LOCAL_CHAT_ID)
+    chat = app.runner.env.setdefault("LARK_ALERT_CHAT_ID", LOCAL_CHAT_ID)
+    if not os.environ.get("LARK_BASE_URL"):  # Lark is the sandbox (p10): the bot joins the alert chat
+        control = SandboxControl(app.runner.env["LARK_BASE_URL"])
+        try:
+            control.add_chat(chat)
+        finally:
+            control.close()
     try:
         url, stop = serve(app, host, int(port))
     except OSError:
         url, stop = serve(app, host, free_port())
-    app.log("alerts", f"Alertmanager webhook on {url} (cards to chat {app.runner.env['LARK_ALERT_CHAT_ID']})")
+    app.log("alerts", f"Alertmanager webhook on {url} (cards to chat {chat})")
     return stop
