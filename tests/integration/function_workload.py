@@ -85,7 +85,11 @@ class FunctionsWorkload:
             encrypt_key=env["LARK_ENCRYPT_KEY"],
             app_id=env["LARK_APP_ID"],
         )
-        state = SandboxState([SandboxApp(env["LARK_APP_ID"], env["LARK_APP_SECRET"])])
+        # The pushes come from lark_service.local.samples, never through the sandbox: replies to them
+        # land in the samples' chat.
+        state = SandboxState(
+            [SandboxApp(env["LARK_APP_ID"], env["LARK_APP_SECRET"])], unseen_messages_chat="oc_local_chat"
+        )
         self.sandbox = SandboxServer(state).start()
         self._stops.append(self.sandbox.stop)
         try:

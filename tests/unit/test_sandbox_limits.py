@@ -163,16 +163,16 @@ def test_uuid_longer_than_50_is_a_field_violation() -> None:
 def test_errors_carry_lark_s_envelope_and_log_id() -> None:
     lark = Lark()
     refused = lark.text("oc_elsewhere")
-    log_id = refused.headers["x-tt-logid"]
+    log_id = refused.headers["X-Tt-Logid"]
     assert refused.body["error"]["log_id"] == log_id
     assert log_id[:8].isdigit()
     assert len(log_id) == 34
     assert set(refused.body) == {"code", "msg", "error"}
-    assert lark.text("oc_team").headers["x-tt-logid"] != log_id
+    assert lark.text("oc_team").headers["X-Tt-Logid"] != log_id
     token_error = lark.call("POST", TENANT, {"app_id": "cli_app", "app_secret": "wrong"})
     assert token_error.body == {"code": 10014, "msg": "app secret invalid"}  # auth v3: plain, HTTP 200
     assert token_error.status == 200
-    assert token_error.headers["x-tt-logid"]
+    assert token_error.headers["X-Tt-Logid"]
 
 
 def test_the_body_must_be_sent_as_json() -> None:

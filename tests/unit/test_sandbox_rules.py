@@ -159,7 +159,7 @@ def test_patch_replaces_a_shared_card_and_keeps_its_history() -> None:
     reply = _patch(state, message_id, _card("resolved"), auth)
     # The patch doc's response sample: {"code": 0, "msg": "success", "data": {}}.
     assert (reply.status, reply.body) == (200, {"code": 0, "msg": "success", "data": {}})
-    assert reply.headers["x-tt-logid"]
+    assert reply.headers["X-Tt-Logid"]
     [record] = state.messages()
     assert json.loads(record["body"]["content"])["header"]["title"]["content"] == "resolved"
     assert record["updated"] is True

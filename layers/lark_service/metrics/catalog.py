@@ -130,7 +130,7 @@ CATALOG: tuple[MetricDef, ...] = (
         ("endpoint",),
         "auth_rate_limit_triggered_total",
         "counter",
-        "Lark answered with a rate limit (HTTP 429 or code 99991400).",
+        "Lark answered with a rate limit (HTTP 429, or code 99991400 / 230020 at any status).",
     ),
     _def(
         "TokenRefreshRetry",

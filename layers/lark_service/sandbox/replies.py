@@ -21,7 +21,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-LOG_ID_HEADER = "x-tt-logid"
+# Spelled as Lark sends it: the SDK looks it up case-sensitively in a plain dict of the answer's
+# headers (lark_oapi/core/http/transport.py: ``resp.headers = dict(response.headers)``).
+LOG_ID_HEADER = "X-Tt-Logid"
 
 # Auth v3 and gateway codes: 服务端错误码说明 (open.feishu.cn/document/server-docs/api-call-guide/
 # generic-error-code) and the auth v3 pages.

@@ -32,6 +32,7 @@ from lark_service.sandbox.replies import (
     CODE_SERVER_ERROR,
     CODE_TENANT_TOKEN_INVALID,
     CODE_TOKEN_FORMAT,
+    LOG_ID_HEADER,
     Reply,
     error,
     field_error,
@@ -283,7 +284,7 @@ class SandboxState:
                     "body": body,
                     "status": reply.status,
                     "code": reply.body.get("code"),
-                    "log_id": reply.headers["x-tt-logid"],
+                    "log_id": reply.headers[LOG_ID_HEADER],
                     "fault": fault.kind if fault else None,
                 }
             )
@@ -308,35 +309,35 @@ class SandboxState:
         size: int,
     ) -> Reply:
         parts = path.split("/")
-        is_message = path.startswith(IM + "/") and len(parts) == 6
-        is_reply = path.startswith(IM + "/") and len(parts) == 7 and parts[6] == "reply"
-        known = path in (IM, AUTH + "tenant_access_token/internal", AUTH + "app_access_token/internal") or (
-            path in (AUTH + "app_access_token", AUTH + "tenant_access_token", AUTH + "app_ticket/resend")
+        on_message = path.startswith(IM + "/") and (
+            len(parts) == 6 or (len(parts) == 7 and parts[6] == "reply")
         )
-        if not (known or is_message or is_reply):
+        auth_calls = {
+            AUTH + "tenant_access_token/internal": lambda b: self._internal_token(b, "tenant_access_token"),
+            AUTH + "app_access_token/internal": lambda b: self._internal_token(b, "app_access_token"),
+            AUTH + "app_access_token": self._marketplace_app_token,
+            AUTH + "tenant_access_token": self._marketplace_tenant_token,
+            AUTH + "app_ticket/resend": self._resend_ticket,
+        }
+        if not (path in auth_calls or path == IM or on_message):
             return error(404, 404, "404 page not found")
-        expected = "PATCH" if is_message else "POST"
+        expected = "PATCH" if on_message and len(parts) == 6 else "POST"
         if method != expected:
             return error(405, 405, f"{method} is not allowed on {path}")
-        # Every page's request headers: Content-Type "application/json; charset=utf-8" (固定值).
+        # Every page's request headers: Content-Type "application/json; charset=utf-8" (固定值). The
+        # official SDK itself sends none (lark_oapi/core/http/transport.py, Transport.execute posts
+        # bytes through requests without one) and Lark serves it, so only a declared other type
+        # is refused.
         content_type = headers.get("content-type", "")
-        if content_type.split(";")[0].strip().lower() != "application/json":
+        if content_type and content_type.split(";")[0].strip().lower() != "application/json":
             return field_error("Content-Type", content_type, "must be application/json; charset=utf-8")
         if body is None:
             return field_error("body", "", "the body is not a JSON object")
-        if path == AUTH + "tenant_access_token/internal":
-            return self._internal_token(body, "tenant_access_token")
-        if path == AUTH + "app_access_token/internal":
-            return self._internal_token(body, "app_access_token")
-        if path == AUTH + "app_access_token":
-            return self._marketplace_app_token(body)
-        if path == AUTH + "tenant_access_token":
-            return self._marketplace_tenant_token(body)
-        if path == AUTH + "app_ticket/resend":
-            return self._resend_ticket(body)
+        if path in auth_calls:
+            return auth_calls[path](body)
         if path == IM:
             return self._send(query, headers, body, size)
-        if is_reply:
+        if len(parts) == 7:
             return self._reply(parts[5], headers, body, size)
         return self._patch(parts[5], headers, body, size)
 

@@ -35,9 +35,9 @@ def test_refresh_stores_tokens_with_absolute_expiry(lark_env: Stack, sandbox: Sa
     before = time.time()
     assert _refresh() == {"refreshed": 2, "failed": []}
     after = time.time()
-    for token_type in ("tenant_access_token", "app_access_token"):
+    for token_type, prefix in (("tenant_access_token", "t-"), ("app_access_token", "a-")):
         stored = _stored(lark_env, token_type)
-        assert stored.token.startswith("t-")
+        assert stored.token.startswith(prefix)
         # expire is the remaining lifetime (7200 s for a new token), stored as an absolute time.
         assert before + 7200 - 1 <= stored.expires_at <= after + 7200
     item = boto3.client("dynamodb").get_item(
