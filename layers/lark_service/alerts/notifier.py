@@ -18,7 +18,7 @@ from typing import Any, Literal, Protocol
 
 from lark_service.alerts.card import render_card
 from lark_service.alerts.model import AlertGroup
-from lark_service.alerts.store import AlertCardStore, CardRecord
+from lark_service.alerts.store import CardRecord
 from lark_service.lark.errors import CredentialsRejected, LarkApiError, LarkInvalidToken, LarkRateLimited
 
 Outcome = Literal["posted", "updated", "unchanged", "skipped"]
@@ -60,7 +60,7 @@ class AlertNotifier:
     def __init__(
         self,
         lark: CardClient,
-        store: CardStore | AlertCardStore,
+        store: CardStore,
         chat_id: str,
         *,
         runbook_url: str | None = None,
