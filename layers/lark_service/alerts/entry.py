@@ -24,8 +24,8 @@ from lark_service.alerts.notifier import AlertNotifier
 from lark_service.alerts.store import AlertCardStore
 from lark_service.config import Settings, parse_environment
 from lark_service.lark.errors import LarkError, LarkRateLimited, LarkTransientError
-from lark_service.lark.factory import build_services
 from lark_service.stores import DependencyError
+from lark_service.wiring import build_services
 
 PATH = "/alerts"
 
