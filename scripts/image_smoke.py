@@ -52,6 +52,7 @@ LOGICAL_IDS = {
     "webhook": "WebhookFunction",
     "worker": "WorkerFunction",
     "token_refresh": "TokenRefreshFunction",
+    "alert_notifier": "AlertNotifierFunction",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
@@ -17,10 +18,14 @@ pytestmark = pytest.mark.integration
 APP_ID = "cli_ticket_app"
 
 
+LOG = logging.getLogger("app_ticket")
+
+
 @dataclass
 class Ctx:
     tokens: TokenStore
     app_id: str = APP_ID
+    log: logging.Logger = LOG
 
 
 def _ticket_push(ticket: str, created: float, uuid: str) -> Envelope:

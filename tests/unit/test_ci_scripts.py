@@ -131,7 +131,7 @@ def test_every_physical_name_carries_the_stage() -> None:
 
 DIGEST = "sha256:" + "ab" * 32
 REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lark-service-dev"
-FUNCTIONS = ("WebhookFunction", "WorkerFunction", "TokenRefreshFunction")
+FUNCTIONS = ("WebhookFunction", "WorkerFunction", "TokenRefreshFunction", "AlertNotifierFunction")
 
 
 def _template() -> dict[str, Any]:
@@ -216,7 +216,7 @@ def test_deploy_ships_the_tested_archives_and_never_rebuilds() -> None:
         assert f"outputs: type=oci,dest=images/{name}.tar" in build
         assert f"lark-service:{name}" in build.split("Size gate", 1)[1].split("Install SAM CLI", 1)[0]
         assert f"python3 scripts/image_smoke.py lark-service:{name}" in build
-    assert build.count("platforms: linux/arm64,linux/amd64") == 3
+    assert build.count("platforms: linux/arm64,linux/amd64") == len(FUNCTIONS)
     assert "sam build" not in deploy
     assert "docker build" not in deploy
     assert "skopeo copy --all --preserve-digests" in deploy

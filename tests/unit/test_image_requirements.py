@@ -68,7 +68,7 @@ def test_every_templated_function_has_requirements() -> None:
         for resource in template["Resources"].values()
         if resource.get("Properties", {}).get("PackageType") == "Image"
     }
-    assert images == {"webhook", "worker", "token_refresh"}
+    assert images == {"webhook", "worker", "token_refresh", "alert_notifier"}
     assert set(FUNCTIONS) == images
 
 

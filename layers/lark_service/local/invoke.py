@@ -27,6 +27,7 @@ LOGICAL_IDS = {
     "webhook": "WebhookFunction",
     "worker": "WorkerFunction",
     "token_refresh": "TokenRefreshFunction",
+    "alert_notifier": "AlertNotifierFunction",
 }
 NEEDS_AWS = {
     "webhook": ("IDEMPOTENCY_TABLE", "EVENTS_QUEUE_URL"),

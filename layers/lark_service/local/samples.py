@@ -77,13 +77,7 @@ def push(
         }
         return {"schema": "2.0", "header": header, "event": _event_body(kind, event_id, text)}
     if kind == "app_ticket":
-        return {
-            "uuid": event_id,
-            "token": token,
-            "ts": f"{now:.6f}",
-            "type": "event_callback",
-            "event": {"app_id": creds.app_id, "app_ticket": f"ticket-{event_id[:8]}", "type": "app_ticket"},
-        }
+        return app_ticket_push(creds.app_id, f"ticket-{event_id[:8]}", token, event_id=event_id, now=now)
     if kind == "card_legacy":
         return {
             "open_id": "ou_local_user",
@@ -128,6 +122,19 @@ def _event_body(kind: str, event_id: str, text: str = "hello") -> dict[str, Any]
     return {"user_id": "local_user", "name": "Local User"}
 
 
+def app_ticket_push(
+    app_id: str, ticket: str, verification_token: str, *, event_id: str, now: float
+) -> dict[str, Any]:
+    """The schema 1.0 ``app_ticket`` push Lark sends a store app hourly and after a resend."""
+    return {
+        "uuid": event_id,
+        "token": verification_token,
+        "ts": f"{now:.6f}",
+        "type": "event_callback",
+        "event": {"app_id": app_id, "app_ticket": ticket, "type": "app_ticket"},
+    }
+
+
 def signed_request(
     kind: str,
     creds: Credentials,
@@ -147,6 +154,25 @@ def signed_request(
     now = time.time() if now is None else now
     doc = push(kind, creds, event_id=event_id, now=now, text=text)
     plain = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return sign(plain, creds, kind=kind, now=now, nonce=nonce, iv=iv)
+
+
+def sign(
+    plain: bytes,
+    creds: Credentials,
+    *,
+    kind: str = "message",
+    now: float | None = None,
+    nonce: str | None = None,
+    iv: bytes | None = None,
+) -> tuple[dict[str, str], bytes]:
+    """Encrypt and sign a push's JSON as Lark does: the one place outside the webhook that does.
+
+    The sandbox's own pushes and ``send-event`` come through here, and both use the webhook's
+    ``crypto`` primitives, so there is one implementation of Lark's scheme in the project (the
+    tests check it against an independent one and Lark's published sample).
+    """
+    now = time.time() if now is None else now
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": "Go-http-client/1.1"}
     timestamp = str(int(now))
     nonce = nonce or uuid.uuid4().hex[:16]
