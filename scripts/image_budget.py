@@ -15,8 +15,9 @@ Two modes, one verdict:
     precompiles both for Python 3.12 as the image does, and adds the declared size of the base
     image. Downloads are cached so a repeated run needs no network.
 ``base IMAGE``
-    Where Docker exists: measures the trimmed base inside a built function image (every file
-    outside /opt/deps and /var/task) and checks it is no larger than the size the offline
+    Where Docker exists: trims the base image (``python:3.12-slim``, or a built function image)
+    in a throwaway container exactly as the Dockerfile's base stage does, measures every file
+    outside /opt/deps and /var/task, and checks it is no larger than the size the offline
     estimate declares for it, so the estimate cannot silently drift below the truth.
 
 Only the standard library is used, so CI can run the Docker mode before installing anything.
@@ -439,7 +440,7 @@ def _docker(args: argparse.Namespace) -> int:
 BASE_MEASURE = """
 import os, sys
 root = sys.argv[1] if len(sys.argv) > 1 else "/"
-skip = {os.path.join(root, p) for p in ("proc", "sys", "dev", "opt/deps", "var/task")}
+skip = {os.path.join(root, p) for p in ("proc", "sys", "dev", "tmp", "opt/deps", "var/task")}
 total = 0
 for top, dirs, files in os.walk(root):
     dirs[:] = [d for d in dirs if os.path.join(top, d) not in skip]
@@ -448,27 +449,37 @@ print(total)
 """
 
 
+# The Dockerfile's base stage, then the measurement; image_trim.py is mounted at /tmp.
+BASE_STAGE = (
+    "python /tmp/image_trim.py base / >/dev/null"
+    " && python -m compileall -q -j 0 --invalidation-mode unchecked-hash"
+    ' "$(python -c \'import sysconfig; print(sysconfig.get_path("stdlib"))\')"'
+    ' && python -c "$0"'
+)
+
+
 def measure_base(image: str, docker: str = "docker") -> int:
-    """Bytes of the trimmed base in a built function image: every file but /opt/deps and /var/task."""
+    """Bytes of ``image`` trimmed as the Dockerfile trims its base: every file but /opt/deps and /var/task."""
     executable = shutil.which(docker)
     if executable is None:
         raise BudgetError(f"{docker!r} is not on PATH; without Docker use the offline mode")
-    argv = [executable, "run", "--rm", "--network", "host", "--entrypoint", "/usr/local/bin/python"]
+    trim = ROOT / "scripts" / "image_trim.py"
+    argv = [executable, "run", "--rm", "--network", "host", "--user", "0", "--entrypoint", "/bin/sh"]
     proc = subprocess.run(  # noqa: S603 - fixed argv, the image name passed as an argument
-        [*argv, image, "-c", BASE_MEASURE],
+        [*argv, "--volume", f"{trim}:/tmp/image_trim.py:ro", image, "-c", BASE_STAGE, BASE_MEASURE],
         capture_output=True,
         text=True,
         check=False,
-        timeout=120,
+        timeout=600,
     )
     if proc.returncode != 0 or not proc.stdout.strip().isdigit():
-        raise BudgetError(f"measuring the base inside {image} failed: {proc.stderr.strip()[-500:]}")
+        raise BudgetError(f"measuring the trimmed base of {image} failed: {proc.stderr.strip()[-500:]}")
     return int(proc.stdout.strip())
 
 
 def _base(args: argparse.Namespace) -> int:
     declared = parse_size(BASE_IMAGE_BYTES)
-    verdict = Verdict(f"trimmed base in {args.image}", measure_base(args.image), declared)
+    verdict = Verdict(f"{args.image} trimmed", measure_base(args.image), declared)
     print(f"declared base size for the offline estimate: {format_size(declared)}")
     if not verdict.ok:
         print("raise BASE_IMAGE_BYTES in scripts/image_budget.py to at least the real size")
@@ -504,8 +515,8 @@ def build_parser() -> argparse.ArgumentParser:
     docker.add_argument("--budget", default=DEFAULT_BUDGET, help="bytes or e.g. 500MiB, 0.5GiB, 200MB")
     docker.set_defaults(run=_docker)
 
-    base = commands.add_parser("base", help="check a built image's trimmed base against its declared size")
-    base.add_argument("image", help="a function image built from the Dockerfile")
+    base = commands.add_parser("base", help="check the trimmed base against its declared size")
+    base.add_argument("image", nargs="?", default=BASE_IMAGE, help="the base image, or a function image")
     base.set_defaults(run=_base)
 
     offline = commands.add_parser("offline", help="estimate each function's image without Docker")

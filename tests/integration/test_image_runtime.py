@@ -328,3 +328,12 @@ def test_the_webhook_image_enqueues_a_signed_push_with_credentials_from_the_secr
 
 
 _FAKE = {"region_name": "us-east-1", "aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@docker
+def test_the_base_check_measures_what_the_dockerfile_builds(webhook_image: str) -> None:
+    """Trimming the plain base in a throwaway container gives the real image's base, byte for byte."""
+    base = os.environ.get("PYTHON_IMAGE", "python:3.12-slim")
+    measured = image_budget.measure_base(base)
+    assert measured == image_budget.measure_base(webhook_image)
+    assert measured <= image_budget.parse_size(image_budget.BASE_IMAGE_BYTES)
