@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark_service.alerts.entry import build_notifier, handle_event
+from lark_service.alerts.entry import handle_event
 from lark_service.config import load_settings
 from lark_service.observability import count_cold_start, logger
+from lark_service.wiring.alert_notifier import build_notifier
 
 notifier = build_notifier(load_settings(), log=logger)
 

@@ -7,7 +7,7 @@ from typing import Any
 from lark_service.config import load_settings
 from lark_service.observability import annotate, count_cold_start, logger, tracer
 from lark_service.tokens.refresh_job import run_refresh
-from lark_service.wiring import build_services
+from lark_service.wiring.lark import build_services
 
 services = build_services(load_settings())
 

@@ -12,23 +12,12 @@ from typing import Any
 
 from lark_service.config import ConfigError, load_settings
 from lark_service.observability import count_cold_start, emit, log_lambda_context, logger
-from lark_service.stores.dedupe import DynamoDedupeStore
-from lark_service.stores.queue import SqsEventQueue
 from lark_service.webhook.function_url import to_request, to_response
-from lark_service.webhook.pipeline import Webhook
+from lark_service.wiring.webhook import build_webhook
 
 try:
     settings = load_settings()
-    # Without these the webhook can neither verify nor deliver: stop at start, naming the variable.
-    settings.require("verification_token")
-    webhook = Webhook(
-        settings,
-        DynamoDedupeStore(settings.require("idempotency_table"), lease_seconds=settings.dedupe_lease_seconds),
-        SqsEventQueue(settings.require("events_queue_url")),
-        emit=emit,
-        log=logger,
-        correlate=logger.set_correlation_id,
-    )
+    webhook = build_webhook(settings)
 except ConfigError as exc:
     logger.error("configuration error", extra={"error": str(exc)})
     raise

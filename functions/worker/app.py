@@ -6,7 +6,7 @@ from typing import Any
 
 from lark_service.envelope import Envelope
 from lark_service.observability import annotate, count_cold_start, logger, tracer
-from lark_service.worker.runtime import build_worker
+from lark_service.wiring.worker import build_worker
 
 worker = build_worker()
 

@@ -74,3 +74,58 @@ def test_the_rule_sees_a_lazy_import(tmp_path: Path) -> None:
         "def f():\n    from lark_service.tokens.store import TokenStore\n    return TokenStore\n"
     )
     assert _imports(module) == {"tokens"}
+
+
+TOOLING = {"local", "sandbox", "exporter", "render", "cli"}
+"""What runs on a laptop (local runner, Lark sandbox, EMF receiver, renderers, the CLI), never in Lambda."""
+RUNTIME = sorted(
+    p.stem if p.is_file() else p.name
+    for p in PACKAGE.iterdir()
+    if (p.suffix == ".py" or (p.is_dir() and (p / "__init__.py").exists()))
+    and p.stem not in TOOLING
+    and p.stem != "__init__"
+)
+
+
+def _modules(name: str) -> list[Path]:
+    path = PACKAGE / name
+    return sorted(path.rglob("*.py")) if path.is_dir() else [PACKAGE / f"{name}.py"]
+
+
+def test_what_lambda_runs_never_imports_the_tooling() -> None:
+    """The images leave the tooling out (.dockerignore); an import of it would fail only in AWS."""
+    assert {"app", "config", "webhook", "worker", "wiring"} <= set(RUNTIME)
+    offenders = {
+        str(path.relative_to(PACKAGE)): sorted(_imports(path) & TOOLING)
+        for name in RUNTIME
+        for path in _modules(name)
+        if _imports(path) & TOOLING
+    }
+    functions = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) & TOOLING)
+        for path in sorted((ROOT / "functions").glob("*/app.py"))
+        if _imports(path) & TOOLING
+    }
+    assert offenders == {}
+    assert functions == {}
+
+
+def test_only_the_functions_and_the_tooling_build_through_wiring() -> None:
+    """``wiring`` is the composition root: no domain layer reaches up into it."""
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for name in RUNTIME
+        if name != "wiring"
+        for path in _modules(name)
+        if "wiring" in _imports(path)
+    ]
+    assert offenders == []
+
+
+def test_the_tooling_list_matches_what_the_images_leave_out() -> None:
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    for name in TOOLING:
+        entry = (
+            f"layers/lark_service/{name}/" if (PACKAGE / name).is_dir() else f"layers/lark_service/{name}.py"
+        )
+        assert entry in ignored, f".dockerignore lets {entry} into the images"

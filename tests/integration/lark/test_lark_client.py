@@ -16,7 +16,7 @@ from lark_service.lark.transport import Transport
 from lark_service.local.aws import Stack
 from lark_service.sandbox import SandboxApp, SandboxServer, SandboxState
 from lark_service.sandbox.clock import ManualTime, SandboxClock
-from lark_service.wiring import build_services
+from lark_service.wiring.lark import build_services
 from tests.integration.lark.conftest import APP_ID, APP_SECRET, Sandbox, emf_metrics
 
 pytestmark = pytest.mark.integration

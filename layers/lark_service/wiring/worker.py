@@ -9,7 +9,7 @@ from lark_service.app import HandlerContext, app
 from lark_service.config import Settings, load_settings
 from lark_service.observability import emit, logger
 from lark_service.stores.requeue import SqsRequeue
-from lark_service.wiring import build_services
+from lark_service.wiring.lark import build_services
 from lark_service.worker.processor import Worker
 from lark_service.worker.tuning import WorkerTuning, load_worker_tuning
 

@@ -1,6 +1,6 @@
-"""Building the Lark side of a function from its settings, once per cold start.
+"""The Lark side of the worker, the token refresh and the alert notifier.
 
-This is the composition root of the worker's and the token refresh's Lark services: it sits
+The Lark services' builder: it sits
 above both ``lark`` (the HTTP protocol) and ``tokens`` (which uses it), so neither imports the
 other's builder and the layers stay acyclic (``tests/unit/test_import_rules.py``).
 
