@@ -22,6 +22,7 @@ timestamp when ``set_timestamp`` holds. It serves the Prometheus text format on 
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -114,6 +115,7 @@ class CloudWatch:
         )
         cw_responses.CloudWatchResponse.get_metric_statistics = _exact_statistics  # type: ignore[method-assign]
         cw_responses.CloudWatchResponse.list_metrics = _exact_list_metrics  # type: ignore[method-assign]
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         self.port = free_port()
         self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self.server.start()

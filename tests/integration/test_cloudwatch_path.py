@@ -53,7 +53,9 @@ from tests.conftest import ROOT
 from tests.integration.cloudwatch_standin import CloudWatch, Exporter, put_emf, put_value
 from tests.integration.function_workload import POISON_ROUNDS, FunctionsWorkload
 
-pytestmark = pytest.mark.integration
+# Recording both workloads takes a minute or two on a busy machine, and the replayed minute
+# reaches the rules `offset` (12.5 minutes) after its start: about three minutes from the replay.
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
 MONITORING = ROOT / "monitoring"
 FUNCTIONS = {
