@@ -128,7 +128,7 @@ def _record(faults: bool, endpoint: str) -> Run:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**stack.environ(), **template_environment()}.items():
             patch.setenv(name, value)
-        workload = FunctionsWorkload(stack, keep, faults=faults, bad_signatures=8 if faults else 1)
+        workload = FunctionsWorkload(stack, keep, faults=faults, bad_signatures=15 if faults else 1)
         sqs = boto3.client("sqs", endpoint_url=endpoint)
 
         def dead() -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.exporter import cloudwatch_exporter as exporter
 from lark_service.exporter.cloudwatch_semantics import Value, get_metric_statistics, round_start
+from lark_service.metrics import cloudwatch_exporter as exporter
 
 
 @pytest.mark.parametrize(

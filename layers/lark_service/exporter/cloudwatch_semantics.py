@@ -21,7 +21,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from lark_service.exporter.cloudwatch_exporter import Datapoint
+from lark_service.metrics.cloudwatch_exporter import Datapoint
 
 MINUTE_MS = 60_000
 

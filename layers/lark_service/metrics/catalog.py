@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from lark_service.exporter import cloudwatch_exporter as exporter
+from lark_service.metrics import cloudwatch_exporter as exporter
 
 NAMESPACE = "LarkService"
 PROM_PREFIX = "lark_service_"

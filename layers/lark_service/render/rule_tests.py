@@ -1,7 +1,7 @@
 """``monitoring/prometheus/tests/rules.test.yml``: promtool cases for every rule and alert.
 
 Inputs are built, not typed: receiver series carry the catalog's Prometheus names, CloudWatch
-series the names and labels the exporter gives them (``exporter.cloudwatch_exporter``), and
+series the names and labels the exporter gives them (``metrics.cloudwatch_exporter``), and
 their samples are what Prometheus stores when the exporter, configured as ``catalog.EXPORTER``,
 scrapes CloudWatch once a minute (``exporter_history``: the exporter's window and newest
 datapoint, CloudWatch's period arithmetic, Prometheus' rule that a repeated (timestamp, value)
@@ -16,8 +16,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lark_service.exporter import cloudwatch_exporter as exporter
 from lark_service.exporter.cloudwatch_semantics import MINUTE_MS, Value, get_metric_statistics
+from lark_service.metrics import cloudwatch_exporter as exporter
 from lark_service.metrics.catalog import (
     BY_EMF_NAME,
     CLOUDWATCH_LAG_SECONDS,
