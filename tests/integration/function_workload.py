@@ -72,12 +72,15 @@ class FunctionsWorkload:
         pause: float = 0.5,
         faults: bool = True,
         bad_signatures: int = 1,
+        unavailable: int = 1,
     ) -> None:
         self.stack = stack
         self.pause = pause
         self.faults = faults
         """Off: only what a healthy stack sees (valid pushes, duplicates, replies, refreshes)."""
         self.bad_signatures = bad_signatures
+        self.unavailable = unavailable
+        """Pushes per round to the webhook whose queue is gone (each answered 503)."""
         self.errors: list[str] = []
         self.rounds = 0
         self.emf_names: set[str] = set()
@@ -220,9 +223,10 @@ class FunctionsWorkload:
         self._post(*signed_request("message", self.creds, now=time.time() - STALE_SECONDS), 401)  # stale
 
     def _unavailable_queue(self) -> None:
-        headers, body = signed_request("message", self.creds)
-        answer = self.broken.invoke("webhook", function_url_event("POST", "/lark/events", headers, body))
-        self._expect(answer, 503, "push to the webhook whose queue is gone")
+        for _ in range(self.unavailable):
+            headers, body = signed_request("message", self.creds)
+            answer = self.broken.invoke("webhook", function_url_event("POST", "/lark/events", headers, body))
+            self._expect(answer, 503, "push to the webhook whose queue is gone")
 
     def _push(self, kind: str, status: int, *, event_id: str | None = None) -> None:
         self._post(*signed_request(kind, self.creds, event_id=event_id), status)

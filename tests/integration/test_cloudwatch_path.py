@@ -128,7 +128,11 @@ def _record(faults: bool, endpoint: str) -> Run:
     with pytest.MonkeyPatch.context() as patch:
         for name, value in {**stack.environ(), **template_environment()}.items():
             patch.setenv(name, value)
-        workload = FunctionsWorkload(stack, keep, faults=faults, bad_signatures=15 if faults else 1)
+        # Faults loud enough to cross each alert's threshold within the replayed minutes: more than
+        # 30 bad signatures in 5 minutes, more than 5 % of replies 5xx.
+        workload = FunctionsWorkload(
+            stack, keep, faults=faults, bad_signatures=12 if faults else 1, unavailable=3 if faults else 1
+        )
         sqs = boto3.client("sqs", endpoint_url=endpoint)
 
         def dead() -> int:
@@ -249,6 +253,7 @@ class Pipeline:
     exporter: Exporter
     prometheus: str
     first_bucket_ms: int
+    last_bucket_ms: int
 
 
 def _prometheus_config(tmp: Path, exporter_port: int) -> Path:
@@ -318,7 +323,8 @@ def pipelines(runs: dict[str, Run], tmp_path: Path) -> Iterator[dict[str, Pipeli
             procs.append(proc)
             url = f"http://127.0.0.1:{port}"
             wait_for_http(f"{url}/-/ready", timeout=60)
-            out[name] = Pipeline(run, exporter, url, first_bucket)
+            last_bucket = (max(stamps) + shift) // MINUTE_MS * MINUTE_MS
+            out[name] = Pipeline(run, exporter, url, first_bucket, last_bucket)
         yield out
     finally:
         for proc in procs:
@@ -361,10 +367,15 @@ def test_the_cloudwatch_path_serves_every_panel_and_the_right_alerts(pipelines: 
                 del missing[name]
         return not missing
 
-    # Every minute of the replay is read by the exporter and visible to the rules `offset` later.
-    visible_at = faulty.first_bucket_ms / 1000 + OFFSET_SECONDS + 60
+    # Every minute of the replay is read by the exporter and visible to the rules `offset` later;
+    # the checks below need all of them inside one five-minute window.
+    last = max(p.last_bucket_ms for p in pipelines.values())
+    assert last - faulty.first_bucket_ms < (WINDOW_SECONDS - 60) * 1000, (
+        "the workloads took too long to record"
+    )
+    visible_at = last / 1000 + OFFSET_SECONDS + 5
     assert wait_until(everything_has_data, DEADLINE_SECONDS, interval=1.0), sorted(missing)
-    assert wait_until(lambda: time.time() > visible_at + 5, DEADLINE_SECONDS, interval=1.0)
+    assert wait_until(lambda: time.time() > visible_at, DEADLINE_SECONDS, interval=1.0)
     assert wait_until(lambda: active_alerts(faulty.prometheus) >= FAULT_ALERTS, 60, interval=1.0), (
         active_alerts(faulty.prometheus)
     )
