@@ -40,9 +40,9 @@ from typing import Any
 import boto3
 
 from bench.report import Goal, row, table
-from lark_service.local.aws import FAKE_CREDENTIALS, create_stack, moto_server
-from lark_service.local.samples import Credentials, function_url_event, signed_request
-from lark_service.sandbox import SandboxApp, SandboxServer, SandboxState
+from lark_service.devtools.local.aws import FAKE_CREDENTIALS, create_stack, moto_server
+from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
+from lark_service.devtools.sandbox import SandboxApp, SandboxServer, SandboxState
 from scripts import image_budget, image_runtime
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,8 +11,8 @@ import json
 import socket
 import time
 
-from lark_service.exporter.receiver import Receiver
-from lark_service.exporter.sources import Sources, wait_until
+from lark_service.devtools.exporter.receiver import Receiver
+from lark_service.devtools.exporter.sources import Sources, wait_until
 
 LINES = 20_000
 SAMPLE = (

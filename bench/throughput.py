@@ -1,6 +1,6 @@
 """The webhook warm, through the local runner: pushes acknowledged per second and ack latency.
 
-One warm webhook process (``lark_service.local.runner``, as ``lark-service dev`` runs it) takes
+One warm webhook process (``lark_service.devtools.local.runner``, as ``lark-service dev`` runs it) takes
 signed, encrypted pushes one after another; each is verified, de-duplicated in DynamoDB and
 queued in SQS on moto's server. Moto is the ceiling here, not the webhook: the same run measures
 moto alone doing the same three calls per push from a warm client, and prints both.
@@ -16,9 +16,9 @@ import uuid
 import botocore.session
 
 from bench.report import row, table
-from lark_service.local.aws import FAKE_CREDENTIALS, create_stack, moto_server
-from lark_service.local.runner import Runner
-from lark_service.local.samples import Credentials, function_url_event, signed_request
+from lark_service.devtools.local.aws import FAKE_CREDENTIALS, create_stack, moto_server
+from lark_service.devtools.local.runner import Runner
+from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 
 PUSHES = 300
 CREDS = Credentials(verification_token="bench-token", encrypt_key="bench-encrypt-key")

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bench.report import Goal
 from lark_service.config import load_settings
-from lark_service.local.samples import Credentials, signed_request
+from lark_service.devtools.local.samples import Credentials, signed_request
 from lark_service.stores.dedupe import Claim
 from lark_service.webhook.pipeline import Webhook
 from lark_service.webhook.protocol import Request

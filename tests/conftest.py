@@ -14,7 +14,7 @@ EVENTS = ROOT / "tests" / "events"
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """No test may reach a real AWS account or the instance-metadata address."""
-    from lark_service.local.aws import FAKE_CREDENTIALS
+    from lark_service.devtools.local.aws import FAKE_CREDENTIALS
 
     for name in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "LARK_SECRET_ID"):
         monkeypatch.delenv(name, raising=False)

@@ -36,9 +36,9 @@ from moto.cloudwatch import responses as cw_responses
 from moto.core.responses import ActionResult
 from moto.server import ThreadedMotoServer
 
-from lark_service.exporter.cloudwatch_semantics import Value, get_metric_statistics
-from lark_service.exporter.emf import parse_line
-from lark_service.local.aws import free_port
+from lark_service.devtools.exporter.cloudwatch_semantics import Value, get_metric_statistics
+from lark_service.devtools.exporter.emf import parse_line
+from lark_service.devtools.local.aws import free_port
 from lark_service.metrics import cloudwatch_exporter as exporter
 
 REGION = "us-east-1"

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lark_service.exporter.receiver import Receiver
-from lark_service.exporter.sources import Sources
-from lark_service.local.aws import Stack, create_stack, moto_server
+from lark_service.devtools.exporter.receiver import Receiver
+from lark_service.devtools.exporter.sources import Sources
+from lark_service.devtools.local.aws import Stack, create_stack, moto_server
 
 
 @pytest.fixture(scope="session")

@@ -31,13 +31,13 @@ from typing import Any
 
 import boto3
 
-from lark_service.local.aws import Stack
-from lark_service.local.dev import LocalApp, function_environment
-from lark_service.local.dev_plugins import p30_worker
-from lark_service.local.runner import FunctionError, OutputLine, Runner
-from lark_service.local.samples import Credentials, function_url_event, signed_request
-from lark_service.local.scheduler import scheduled_event
-from lark_service.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.dev import LocalApp, function_environment
+from lark_service.devtools.local.dev_plugins import p30_worker
+from lark_service.devtools.local.runner import FunctionError, OutputLine, Runner
+from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
+from lark_service.devtools.local.scheduler import scheduled_event
+from lark_service.devtools.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 
 REDRIVE_LIMIT = 2
 """The test queue's maxReceiveCount; the worker is told the same (LARK_WORKER_MAX_RECEIVE_COUNT)."""
@@ -103,7 +103,7 @@ class FunctionsWorkload:
             encrypt_key=env["LARK_ENCRYPT_KEY"],
             app_id=env["LARK_APP_ID"],
         )
-        # The pushes come from lark_service.local.samples, never through the sandbox: replies to them
+        # The pushes come from lark_service.devtools.local.samples, never through the sandbox: replies to them
         # land in the samples' chat.
         state = SandboxState(
             [SandboxApp(env["LARK_APP_ID"], env["LARK_APP_SECRET"])], unseen_messages_chat="oc_local_chat"

@@ -30,13 +30,13 @@ import httpx
 import pytest
 import yaml
 
-from lark_service.exporter.receiver import Receiver
-from lark_service.exporter.sources import Sources
-from lark_service.local.aws import Stack, free_port, stop_process, wait_for_http
-from lark_service.local.dev import LocalApp, function_environment
-from lark_service.local.dev_plugins import p50_alerts
-from lark_service.local.runner import FunctionError, OutputLine, Runner
-from lark_service.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
+from lark_service.devtools.exporter.receiver import Receiver
+from lark_service.devtools.exporter.sources import Sources
+from lark_service.devtools.local.aws import Stack, free_port, stop_process, wait_for_http
+from lark_service.devtools.local.dev import LocalApp, function_environment
+from lark_service.devtools.local.dev_plugins import p50_alerts
+from lark_service.devtools.local.runner import FunctionError, OutputLine, Runner
+from lark_service.devtools.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 from tests.conftest import EVENTS, ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(300)]
@@ -133,7 +133,7 @@ def start_server(binary_name: str, args: list[str], ready_url: str, log: Path) -
 
 @pytest.fixture
 def lark() -> Iterator[tuple[SandboxServer, SandboxControl]]:
-    from lark_service.local.samples import LOCAL_APP_ID, LOCAL_APP_SECRET
+    from lark_service.devtools.local.samples import LOCAL_APP_ID, LOCAL_APP_SECRET
 
     state = SandboxState([SandboxApp(LOCAL_APP_ID, LOCAL_APP_SECRET)], chats=(CHAT,))
     server = SandboxServer(state).start()

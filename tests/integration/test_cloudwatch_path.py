@@ -42,13 +42,13 @@ import boto3
 import pytest
 import yaml
 
-from lark_service.exporter.emf import parse_line
-from lark_service.exporter.receiver import Receiver
-from lark_service.exporter.sources import wait_until
-from lark_service.local.aws import create_stack, free_port, stop_process, wait_for_http
+from lark_service.devtools.exporter.emf import parse_line
+from lark_service.devtools.exporter.receiver import Receiver
+from lark_service.devtools.exporter.sources import wait_until
+from lark_service.devtools.local.aws import create_stack, free_port, stop_process, wait_for_http
+from lark_service.devtools.render.dashboard import panel_queries
+from lark_service.devtools.render.rules import OFFSET_SECONDS, WINDOW_SECONDS, rate_series
 from lark_service.metrics.catalog import BY_EMF_NAME, CATALOG, EXPORTER, NAMESPACE, POWERTOOLS_DIMENSIONS
-from lark_service.render.dashboard import panel_queries
-from lark_service.render.rules import OFFSET_SECONDS, WINDOW_SECONDS, rate_series
 from tests.conftest import ROOT
 from tests.integration.cloudwatch_standin import CloudWatch, Exporter, put_emf, put_value
 from tests.integration.function_workload import POISON_ROUNDS, FunctionsWorkload

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from lark_service.exporter.receiver import Receiver
-from lark_service.exporter.sources import Sources, wait_until
-from lark_service.local.aws import free_port, wait_for_http
+from lark_service.devtools.exporter.receiver import Receiver
+from lark_service.devtools.exporter.sources import Sources, wait_until
+from lark_service.devtools.local.aws import free_port, wait_for_http
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -141,7 +141,7 @@ def test_the_command_reads_stdin_serves_metrics_and_stops_on_sigterm(tmp_path: P
         [
             sys.executable,
             "-m",
-            "lark_service.cli",
+            "lark_service.devtools.cli",
             "exporter",
             "--stdin",
             "--no-udp",
@@ -186,7 +186,7 @@ def test_a_port_in_use_is_a_clear_error() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         result = subprocess.run(
-            [sys.executable, "-m", "lark_service.cli", "exporter", "--metrics-port", str(port)],
+            [sys.executable, "-m", "lark_service.devtools.cli", "exporter", "--metrics-port", str(port)],
             check=False,
             capture_output=True,
             text=True,

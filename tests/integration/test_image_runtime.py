@@ -132,9 +132,9 @@ def test_webhook_image_lacks_what_only_the_others_need(
 def test_local_only_code_stays_out_of_the_image(
     tmp_path: Path, python: str, deps: Callable[[str], Path]
 ) -> None:
-    source = "import lark_service.local.aws\n\ndef handler(event, context):\n    return {}\n"
+    source = "import lark_service.devtools.local.aws\n\ndef handler(event, context):\n    return {}\n"
     result = _run(_standin_repo(tmp_path, "worker", source), "worker", deps("worker"), python, tmp_path, None)
-    assert "No module named 'lark_service.local'" in result["init_error"]["errorMessage"]
+    assert "No module named 'lark_service.devtools.local'" in result["init_error"]["errorMessage"]
 
 
 @pytest.mark.parametrize("function", ["webhook", "worker", "token_refresh"])
@@ -288,8 +288,8 @@ def test_the_webhook_image_enqueues_a_signed_push_with_credentials_from_the_secr
     """As deployed: LARK_SECRET_ID, moto on loopback (host network), a signed, encrypted push."""
     import boto3
 
-    from lark_service.local.aws import create_stack, moto_server
-    from lark_service.local.samples import Credentials, function_url_event, signed_request
+    from lark_service.devtools.local.aws import create_stack, moto_server
+    from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 
     creds = Credentials(verification_token="image-token", encrypt_key="image-key", app_id="cli_image")
     with moto_server() as endpoint:

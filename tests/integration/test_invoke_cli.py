@@ -8,7 +8,7 @@ import sys
 
 from tests.conftest import EVENTS, ROOT
 
-CLI = [sys.executable, "-m", "lark_service.cli"]
+CLI = [sys.executable, "-m", "lark_service.devtools.cli"]
 
 
 def test_token_refresh_with_local_aws_talks_to_the_sandbox_not_lark() -> None:

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from lark_service.local.aws import free_port, wait_for_http
-from lark_service.local.runner import FunctionError, FunctionTimeout, OutputLine, Runner
+from lark_service.devtools.local.aws import free_port, wait_for_http
+from lark_service.devtools.local.runner import FunctionError, FunctionTimeout, OutputLine, Runner
 from tests.conftest import EVENTS, ROOT
 
 pytestmark = pytest.mark.integration
 
-CLI = [sys.executable, "-m", "lark_service.cli"]
+CLI = [sys.executable, "-m", "lark_service.devtools.cli"]
 
 ECHO_APP = """
 import json, sys, time

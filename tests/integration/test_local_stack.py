@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from lark_service.local.aws import MAX_RECEIVE_COUNT, Stack
+from lark_service.devtools.local.aws import MAX_RECEIVE_COUNT, Stack
 
 pytestmark = pytest.mark.integration
 

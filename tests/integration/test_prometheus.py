@@ -28,12 +28,11 @@ import boto3
 import pytest
 import yaml
 
-from lark_service.exporter.receiver import Receiver
-from lark_service.exporter.sources import Sources, wait_until
-from lark_service.local.aws import Stack, free_port, stop_process, wait_for_http
-from lark_service.metrics.catalog import BY_EMF_NAME, CATALOG, DEAD_LETTER_QUEUE_REGEX
-from lark_service.render.dashboard import panel_queries
-from lark_service.render.rules import (
+from lark_service.devtools.exporter.receiver import Receiver
+from lark_service.devtools.exporter.sources import Sources, wait_until
+from lark_service.devtools.local.aws import Stack, free_port, stop_process, wait_for_http
+from lark_service.devtools.render.dashboard import panel_queries
+from lark_service.devtools.render.rules import (
     API_ERROR_RATIO,
     DLQ_DEPTH,
     WEBHOOK_ERROR_RATIO,
@@ -41,6 +40,7 @@ from lark_service.render.rules import (
     percentile_series,
     rate_series,
 )
+from lark_service.metrics.catalog import BY_EMF_NAME, CATALOG, DEAD_LETTER_QUEUE_REGEX
 from tests.conftest import ROOT
 from tests.integration.function_workload import (
     POISON_ROUNDS,

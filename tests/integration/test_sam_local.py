@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
-from lark_service.local.aws import Stack, create_stack, moto_server
-from lark_service.local.runner import Runner
+from lark_service.devtools.local.aws import Stack, create_stack, moto_server
+from lark_service.devtools.local.runner import Runner
 from tests.conftest import EVENTS, ROOT
 
 SAM_PYTHON = ROOT / ".tools" / "sam" / "bin" / "python"

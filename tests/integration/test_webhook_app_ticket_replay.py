@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from lark_service.devtools.local.aws import Stack
 from lark_service.envelope import Envelope
 from lark_service.handlers.app_ticket import on_app_ticket
-from lark_service.local.aws import Stack
 from lark_service.tokens.store import TokenStore
 
 pytestmark = pytest.mark.integration

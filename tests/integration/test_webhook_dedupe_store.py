@@ -9,7 +9,7 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from lark_service.local.aws import Stack
+from lark_service.devtools.local.aws import Stack
 from lark_service.stores.aws import reset_clients
 from lark_service.stores.dedupe import LEASE_SECONDS, Claim, DynamoDedupeStore
 

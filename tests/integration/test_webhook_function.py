@@ -12,10 +12,10 @@ from pathlib import Path
 import boto3
 import pytest
 
+from lark_service.devtools.local import samples
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 from lark_service.envelope import Envelope
-from lark_service.local import samples
-from lark_service.local.aws import Stack
-from lark_service.local.samples import Credentials, function_url_event, signed_request
 from lark_service.webhook import crypto
 from tests.conftest import EVENTS
 from tests.integration.webhook_support import (

@@ -7,7 +7,7 @@ from types import ModuleType
 
 import pytest
 
-from lark_service.local.aws import Stack
+from lark_service.devtools.local.aws import Stack
 from tests import lark_oracle as lark
 from tests.integration.webhook_support import TOKEN, drain, load_webhook, push, record
 

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lark_service.local.aws import Stack
-from lark_service.local.samples import function_url_event
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.samples import function_url_event
 from lark_service.webhook import crypto
 from tests.integration.webhook_support import KEY, TOKEN, drain, load_webhook
 

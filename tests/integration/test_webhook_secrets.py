@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lark_service.local.aws import Stack
-from lark_service.local.samples import Credentials, signed_request
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.samples import Credentials, signed_request
 from tests import lark_oracle as lark
 from tests.integration.webhook_support import CREDS, KEY, TOKEN, function_logs, load_webhook, post, push
 

@@ -12,8 +12,8 @@ from typing import Any
 import boto3
 import pytest
 
-from lark_service.local.aws import Stack
-from lark_service.local.samples import Credentials, function_url_event, signed_request
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 from lark_service.stores.aws import reset_clients
 from tests.conftest import load_function
 

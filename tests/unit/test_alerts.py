@@ -26,8 +26,8 @@ from lark_service.alerts.entry import handle_event
 from lark_service.alerts.model import AlertGroup, MalformedAlert
 from lark_service.alerts.notifier import AlertNotifier, card_digest
 from lark_service.alerts.store import CardRecord
+from lark_service.devtools.local.samples import function_url_event
 from lark_service.lark.errors import LarkApiError, LarkRateLimited
-from lark_service.local.samples import function_url_event
 from lark_service.stores import DependencyError
 from tests.conftest import EVENTS, ROOT
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from lark_service import cli
+from lark_service.devtools import cli
 from tests.conftest import EVENTS
 
 
@@ -24,7 +24,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_dev_banner_shows_embedded_defaults_but_never_a_real_secret() -> None:
-    from lark_service.local import dev, samples
+    from lark_service.devtools.local import dev, samples
 
     env = {"LARK_ENCRYPT_KEY": samples.LOCAL_ENCRYPT_KEY, "LARK_VERIFICATION_TOKEN": "real-token-123"}
     assert dev._shown(env, "LARK_ENCRYPT_KEY", samples.LOCAL_ENCRYPT_KEY) == samples.LOCAL_ENCRYPT_KEY
@@ -51,7 +51,7 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     ],
 )
 def test_invoke_takes_logical_ids_and_folders(typed: str, folder: str) -> None:
-    from lark_service.local import invoke
+    from lark_service.devtools.local import invoke
 
     assert invoke.resolve_function(typed) == folder
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.exporter.cloudwatch_semantics import Value, get_metric_statistics, round_start
+from lark_service.devtools.exporter.cloudwatch_semantics import Value, get_metric_statistics, round_start
 from lark_service.metrics import cloudwatch_exporter as exporter
 
 

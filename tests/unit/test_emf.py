@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lark_service.exporter.emf import EmfDocument, InvalidEmf, parse_line
+from lark_service.devtools.exporter.emf import EmfDocument, InvalidEmf, parse_line
 
 
 def document(**overrides: Any) -> dict[str, Any]:

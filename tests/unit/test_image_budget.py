@@ -218,11 +218,11 @@ def test_repository_dockerignore_lets_through_only_what_runs() -> None:
         "pyproject.toml",
         ".tools/checkov/bin/checkov",
         ".venv/bin/python",
-        "layers/lark_service/cli.py",
-        "layers/lark_service/local/aws.py",
-        "layers/lark_service/sandbox/server.py",
-        "layers/lark_service/exporter/cli.py",
-        "layers/lark_service/render/cli.py",
+        "layers/lark_service/devtools/cli.py",
+        "layers/lark_service/devtools/local/aws.py",
+        "layers/lark_service/devtools/sandbox/server.py",
+        "layers/lark_service/devtools/exporter/cli.py",
+        "layers/lark_service/devtools/render/cli.py",
         "layers/lark_service/__pycache__/config.cpython-312.pyc",
         "functions/webhook/__pycache__/app.cpython-311.pyc",
     ):
@@ -263,8 +263,8 @@ def test_stage_code_copies_as_the_dockerfile_does(tmp_path: Path) -> None:
     _write(repo / "functions/webhook/requirements.txt", "boto3==1\n")
     _write(repo / "functions/webhook/__pycache__/app.cpython-311.pyc", "stale")
     _write(repo / "layers/lark_service/__init__.py", "")
-    _write(repo / "layers/lark_service/local/aws.py", "import moto\n")
-    _write(repo / "layers/lark_service/cli.py", "")
+    _write(repo / "layers/lark_service/devtools/local/aws.py", "import moto\n")
+    _write(repo / "layers/lark_service/devtools/cli.py", "")
     _write(repo / "layers/lark_service/metrics/catalog.py", "X = 1\n")
     _write(repo / "tests/test_x.py", "")
     dest = tmp_path / "task"

@@ -10,7 +10,7 @@ import pytest
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from lark_service import observability
-from lark_service.exporter.receiver import Receiver
+from lark_service.devtools.exporter.receiver import Receiver
 from lark_service.metrics.catalog import CATALOG
 
 
@@ -95,7 +95,7 @@ def test_valid_emf_that_does_not_map_is_counted(line: str, reason: str) -> None:
 
 def test_invalid_documents_are_counted_and_logged_but_not_raised(caplog: pytest.LogCaptureFixture) -> None:
     receiver = Receiver()
-    with caplog.at_level(logging.WARNING, logger="lark_service.exporter"):
+    with caplog.at_level(logging.WARNING, logger="lark_service.devtools.exporter"):
         for _ in range(3):
             assert receiver.feed_line('{"_aws": {"Timestamp": 1}}') == "invalid"
     assert value(receiver, "emf_receiver_documents_total", outcome="invalid") == 3
@@ -105,7 +105,7 @@ def test_invalid_documents_are_counted_and_logged_but_not_raised(caplog: pytest.
 
 def test_a_flood_of_the_same_problem_is_not_logged_line_by_line(caplog: pytest.LogCaptureFixture) -> None:
     receiver = Receiver()
-    with caplog.at_level(logging.WARNING, logger="lark_service.exporter"):
+    with caplog.at_level(logging.WARNING, logger="lark_service.devtools.exporter"):
         for _ in range(250):
             receiver.feed_line('{"_aws": {"Timestamp": 1}}')
     assert 20 <= len(caplog.records) <= 25
@@ -113,7 +113,7 @@ def test_a_flood_of_the_same_problem_is_not_logged_line_by_line(caplog: pytest.L
 
 def test_ordinary_log_lines_are_ignored_silently(caplog: pytest.LogCaptureFixture) -> None:
     receiver = Receiver()
-    with caplog.at_level(logging.DEBUG, logger="lark_service.exporter"):
+    with caplog.at_level(logging.DEBUG, logger="lark_service.devtools.exporter"):
         receiver.feed_text('{"level":"INFO","message":"hello"}\nREPORT RequestId: 1 Duration: 2 ms\n')
     assert value(receiver, "emf_receiver_ignored_lines_total") == 2
     assert caplog.records == []

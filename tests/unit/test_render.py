@@ -11,6 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from lark_service.devtools.render import cli as render_cli
+from lark_service.devtools.render.dashboard import PANELS, panel_queries, render_dashboard
+from lark_service.devtools.render.rules import all_rules, rules_for
 from lark_service.metrics.catalog import (
     AWS_METRICS,
     CATALOG,
@@ -18,9 +21,6 @@ from lark_service.metrics.catalog import (
     DEAD_LETTER_QUEUE_REGEX,
     EXPORTER,
 )
-from lark_service.render import cli as render_cli
-from lark_service.render.dashboard import PANELS, panel_queries, render_dashboard
-from lark_service.render.rules import all_rules, rules_for
 from tests.conftest import ROOT
 
 MONITORING = ROOT / "monitoring"

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from lark_service.sandbox.clock import ManualTime, SandboxClock
-from lark_service.sandbox.state import Reply, SandboxApp, SandboxState
+from lark_service.devtools.sandbox.clock import ManualTime, SandboxClock
+from lark_service.devtools.sandbox.state import Reply, SandboxApp, SandboxState
 
 APP = SandboxApp("cli_app", "secret")
 TENANT = "/open-apis/auth/v3/tenant_access_token/internal"

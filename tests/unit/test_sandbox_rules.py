@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lark_service.sandbox.state import FaultRule, Reply, SandboxApp, SandboxState
+from lark_service.devtools.sandbox.state import FaultRule, Reply, SandboxApp, SandboxState
 
 APP = SandboxApp("cli_app", "secret")
 TENANT = "/open-apis/auth/v3/tenant_access_token/internal"

@@ -4,14 +4,16 @@ import json
 import subprocess
 import sys
 
-from lark_service.local import samples
+from lark_service.devtools.local import samples
 from tests.conftest import EVENTS, ROOT
 
 
 def test_fixtures_match_the_generator() -> None:
     for path, text in samples.render(EVENTS).items():
-        assert path.exists(), f"{path.name} is missing: run python -m lark_service.local.samples"
-        assert path.read_text() == text, f"{path.name} drifted: run python -m lark_service.local.samples"
+        assert path.exists(), f"{path.name} is missing: run python -m lark_service.devtools.local.samples"
+        assert path.read_text() == text, (
+            f"{path.name} drifted: run python -m lark_service.devtools.local.samples"
+        )
 
 
 def test_every_push_shape_has_a_fixture() -> None:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from lark_service.config import load_settings
+from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 from lark_service.envelope import Envelope
-from lark_service.local.samples import Credentials, function_url_event, signed_request
 from lark_service.webhook import crypto
 from lark_service.webhook.function_url import to_request
 from lark_service.webhook.pipeline import Webhook

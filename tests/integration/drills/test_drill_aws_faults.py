@@ -11,8 +11,8 @@ from types import ModuleType
 
 import pytest
 
-from lark_service.local.aws import Stack
-from lark_service.local.samples import function_url_event
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.samples import function_url_event
 from tests import lark_oracle as lark
 from tests.integration.drills.fault_proxy import FaultProxy
 from tests.integration.webhook_support import TOKEN, drain, emf, load_webhook, push, record

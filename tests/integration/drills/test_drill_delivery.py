@@ -26,9 +26,9 @@ from typing import Any
 import boto3
 import pytest
 
-from lark_service.local.aws import Stack
-from lark_service.local.poller import SqsPoller
-from lark_service.local.samples import function_url_event
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.poller import SqsPoller
+from lark_service.devtools.local.samples import function_url_event
 from tests import lark_oracle as lark
 from tests.conftest import load_function
 from tests.integration.drills.fault_proxy import FaultProxy

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from lark_service.local.aws import Stack
-from lark_service.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 
 APP_ID = "cli_test_app"
 APP_SECRET = "test-app-secret"

@@ -14,8 +14,8 @@ import pytest
 
 from lark_service import handlers
 from lark_service.app import app
-from lark_service.local.aws import Stack
-from lark_service.local.samples import Credentials, function_url_event, signed_request
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 from tests.conftest import ROOT, load_function
 from tests.integration.lark.conftest import FakeLambdaContext, Sandbox, emf_metrics
 
@@ -94,7 +94,7 @@ def test_the_ping_handler_from_the_docs_answers_in_the_sandbox(
 def test_an_event_type_nobody_handles_is_counted_and_dropped_not_dead_lettered(
     lark_env: Stack, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lark_service.local.samples import push
+    from lark_service.devtools.local.samples import push
 
     doc = push("unknown", Credentials(TOKEN, None), event_id="unhandled-1")
     envelope = {

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 
 from lark_service.config import load_settings
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.sandbox import SandboxApp, SandboxServer, SandboxState
+from lark_service.devtools.sandbox.clock import ManualTime, SandboxClock
 from lark_service.lark.client import CREATE, REPLY, LarkClient
 from lark_service.lark.errors import LarkApiError, LarkInvalidToken, LarkRateLimited
 from lark_service.lark.transport import Transport
-from lark_service.local.aws import Stack
-from lark_service.sandbox import SandboxApp, SandboxServer, SandboxState
-from lark_service.sandbox.clock import ManualTime, SandboxClock
 from lark_service.wiring.lark import build_services
 from tests.integration.lark.conftest import APP_ID, APP_SECRET, Sandbox, emf_metrics
 

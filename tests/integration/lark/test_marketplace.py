@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.poller import SqsPoller
+from lark_service.devtools.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 from lark_service.envelope import Envelope
-from lark_service.local.aws import Stack
-from lark_service.local.poller import SqsPoller
-from lark_service.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 from lark_service.tokens.keys import token_key
 from lark_service.tokens.store import TokenStore
 from tests.conftest import load_function

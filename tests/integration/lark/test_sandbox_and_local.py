@@ -19,10 +19,10 @@ import pytest
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from lark_service.local.aws import Stack
-from lark_service.local.poller import SqsPoller
-from lark_service.local.scheduler import Scheduler, scheduled_event
-from lark_service.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.local.poller import SqsPoller
+from lark_service.devtools.local.scheduler import Scheduler, scheduled_event
+from lark_service.devtools.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 from tests.conftest import load_function
 from tests.integration.lark.conftest import FakeLambdaContext, Sandbox
 
@@ -34,7 +34,7 @@ def test_sandbox_command_serves_the_api() -> None:
         [
             sys.executable,
             "-m",
-            "lark_service.cli",
+            "lark_service.devtools.cli",
             "sandbox",
             "--port",
             "0",

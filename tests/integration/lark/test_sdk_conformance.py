@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from lark_service.devtools.sandbox import SandboxApp, SandboxServer, SandboxState
+from lark_service.devtools.sandbox.replies import LOG_ID_HEADER
 from lark_service.lark.auth import AuthApi
 from lark_service.lark.client import LarkClient
 from lark_service.lark.transport import Transport
-from lark_service.sandbox import SandboxApp, SandboxServer, SandboxState
-from lark_service.sandbox.replies import LOG_ID_HEADER
 
 pytestmark = pytest.mark.integration
 

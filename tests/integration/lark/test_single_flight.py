@@ -9,9 +9,9 @@ import boto3
 import pytest
 
 from lark_service.config import load_settings
+from lark_service.devtools.local.aws import Stack
 from lark_service.lark.auth import AuthApi
 from lark_service.lark.transport import Transport, default_timeout
-from lark_service.local.aws import Stack
 from lark_service.tokens.keys import token_key
 from lark_service.tokens.provider import TokenProvider
 from lark_service.tokens.refresher import TokenRefresher

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from lark_service.local.aws import Stack
-from lark_service.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
+from lark_service.devtools.local.aws import Stack
+from lark_service.devtools.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 from lark_service.tokens.keys import token_key
 from lark_service.tokens.store import StoredToken, TokenStore
 from tests.conftest import load_function

@@ -7,7 +7,7 @@ import time
 import boto3
 import pytest
 
-from lark_service.local.aws import Stack
+from lark_service.devtools.local.aws import Stack
 from lark_service.tokens.keys import token_key
 from lark_service.tokens.store import StoredToken, TokenStore
 from tests.conftest import load_function

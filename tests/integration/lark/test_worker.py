@@ -12,9 +12,9 @@ from typing import Any
 import boto3
 import pytest
 
+from lark_service.devtools.local.aws import MAX_RECEIVE_COUNT, Stack
+from lark_service.devtools.local.poller import SqsPoller
 from lark_service.envelope import Envelope
-from lark_service.local.aws import MAX_RECEIVE_COUNT, Stack
-from lark_service.local.poller import SqsPoller
 from tests.conftest import load_function
 from tests.integration.lark.conftest import FakeLambdaContext, Sandbox, emf_metrics
 from tests.integration.lark.function_logs import captured_logs
