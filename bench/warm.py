@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bench.report import Goal
-from lark_service.config import load_settings
+from lark_service.config import WebhookSettings
 from lark_service.devtools.local.samples import Credentials, signed_request
 from lark_service.stores.dedupe import Claim
 from lark_service.webhook.pipeline import Webhook
@@ -78,8 +78,13 @@ def per_event_us(fn: Callable[[], object], n: int) -> float:
 
 
 def main() -> bool:
-    settings = load_settings(
-        {"LARK_ENCRYPT_KEY": CREDS.encrypt_key or "", "LARK_VERIFICATION_TOKEN": CREDS.verification_token}
+    settings = WebhookSettings.from_environment(
+        {
+            "LARK_ENCRYPT_KEY": CREDS.encrypt_key or "",
+            "LARK_VERIFICATION_TOKEN": CREDS.verification_token,
+            "IDEMPOTENCY_TABLE": "unused",
+            "EVENTS_QUEUE_URL": "unused",
+        }
     )
     webhook = Webhook(settings, _NullDedupe(), _NullQueue())
     headers, body = signed_request("message", CREDS, event_id="bench-warm")

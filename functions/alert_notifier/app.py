@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from lark_service.alerts.entry import handle_event
-from lark_service.config import load_settings
+from lark_service.config import AlertNotifierSettings
 from lark_service.observability import count_cold_start, logger
 from lark_service.wiring.alert_notifier import build_notifier
 
-notifier = build_notifier(load_settings(), log=logger)
+notifier = build_notifier(AlertNotifierSettings.from_environment(), log=logger)
 
 
 @logger.inject_lambda_context(clear_state=True)

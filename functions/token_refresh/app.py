@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lark_service.config import load_settings
+from lark_service.config import TokenRefreshSettings
 from lark_service.observability import annotate, count_cold_start, logger, tracer
 from lark_service.tokens.refresh_job import run_refresh
 from lark_service.wiring.lark import build_services
 
-services = build_services(load_settings())
+services = build_services(TokenRefreshSettings.from_environment())
 
 
 @tracer().capture_lambda_handler(capture_response=False)

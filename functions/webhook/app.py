@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from lark_service.config import ConfigError, load_settings
+from lark_service.config import ConfigError, WebhookSettings
 from lark_service.observability import count_cold_start, emit, log_lambda_context, logger
 from lark_service.webhook.function_url import to_request, to_response
 from lark_service.wiring.webhook import build_webhook
 
 try:
-    settings = load_settings()
+    settings = WebhookSettings.from_environment()
     webhook = build_webhook(settings)
 except ConfigError as exc:
     logger.error("configuration error", extra={"error": str(exc)})

@@ -1,8 +1,11 @@
 """Configuration, parsed once per cold start.
 
-Every function reads the same environment variables (DESIGN.md, "Fixed interfaces"). A bad or
-missing value must stop the function at start with the variable's name in the message, so the
-operator sees it in the first log line rather than as a confusing 500 later.
+Every function reads the same environment variables (``docs/deployment.md`` lists them). Each
+function has its own settings model (``WebhookSettings``, ``WorkerSettings``,
+``TokenRefreshSettings``, ``AlertNotifierSettings``) whose required fields are plain typed
+attributes: a bad or missing value stops the function at start with the variable's name in the
+message, so the operator sees it in the first log line rather than as a confusing 500 later, and
+mypy sees every use.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -66,15 +69,53 @@ class Settings(BaseModel):
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if value == "" else value
 
-    def require(self, field: str) -> str:
-        """Return a value a function cannot run without, or fail naming its variable."""
-        value = getattr(self, field)
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        if not value:
-            alias = type(self).model_fields[field].alias or field
-            raise ConfigError(f"{alias} is not set; this function needs it")
-        return str(value)
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> Self:
+        """Parse the environment (and the secret, when ``LARK_SECRET_ID`` is set) into this model.
+
+        The secret's values override the environment's, so a rotated credential never loses to a
+        stale variable.
+        """
+        env = dict(os.environ if environ is None else environ)
+        secret_id = env.get("LARK_SECRET_ID")
+        if secret_id:
+            env.update(_from_secret(secret_id))
+        return parse_environment(cls, env)
+
+
+class WebhookSettings(Settings):
+    """The webhook cannot verify a push without the token nor deliver it without its stores."""
+
+    verification_token: SecretStr = Field(alias="LARK_VERIFICATION_TOKEN")
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    events_queue_url: str = Field(alias="EVENTS_QUEUE_URL")
+
+
+class LarkSettings(Settings):
+    """What calling Lark takes: the app's credentials and the table its tokens are kept in."""
+
+    app_id: str = Field(alias="LARK_APP_ID")
+    app_secret: SecretStr = Field(alias="LARK_APP_SECRET")
+    token_table: str = Field(alias="TOKEN_TABLE")
+
+
+class TokenRefreshSettings(LarkSettings):
+    """The scheduled refresh needs nothing beyond the Lark services."""
+
+
+class WorkerSettings(LarkSettings):
+    """The worker records each event it ran (``EVENTS_QUEUE_URL`` stays optional: see wiring)."""
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+
+
+class AlertNotifierSettings(LarkSettings):
+    """The alert notifier posts cards to one chat and keeps each card's id to update it."""
+
+    idempotency_table: str = Field(alias="IDEMPOTENCY_TABLE")
+    chat_id: str = Field(alias="LARK_ALERT_CHAT_ID")
+    runbook_url: str | None = Field(None, alias="LARK_ALERT_RUNBOOK_URL")
+    tenant_key: str | None = Field(None, alias="LARK_ALERT_TENANT_KEY")
 
 
 _SECRET_FIELDS = {
@@ -113,20 +154,26 @@ def parse_environment(model: type[Model], environ: Mapping[str, str] | None = No
     """Validate environment variables into ``model`` (aliases are the variable names).
 
     Every settings model goes through here so that every bad value is reported the same way:
-    the variable's name and what is wrong with it.
+    the variable's name and what is wrong with it. An empty variable counts as unset, so a
+    required one left blank in a template fails like a missing one.
     """
     env = dict(os.environ if environ is None else environ)
+    required = {field.alias or name for name, field in model.model_fields.items() if field.is_required()}
+    env = {key: value for key, value in env.items() if value != "" or key not in required}
     try:
         return model.model_validate(env)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors())
+        problems = "; ".join(_problem(err) for err in exc.errors())
         raise ConfigError(f"invalid configuration: {problems}") from None
 
 
+def _problem(error: Any) -> str:
+    where = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"{where} is not set; this function needs it"
+    return f"{where}: {error['msg']}"
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
-    """Parse the environment (and the secret, when ``LARK_SECRET_ID`` is set) into Settings."""
-    env = dict(os.environ if environ is None else environ)
-    secret_id = env.get("LARK_SECRET_ID")
-    if secret_id:
-        env.update(_from_secret(secret_id))
-    return parse_environment(Settings, env)
+    """The settings every function shares, none of them required (tests and tools use this)."""
+    return Settings.from_environment(environ)

@@ -8,7 +8,7 @@ import uuid
 import boto3
 import pytest
 
-from lark_service.config import ConfigError, load_settings
+from lark_service.config import ConfigError, TokenRefreshSettings, load_settings
 
 pytestmark = pytest.mark.integration
 
@@ -40,6 +40,9 @@ def test_the_secret_supplies_every_credential(secrets) -> None:  # type: ignore[
     assert settings.encrypt_key.get_secret_value() == "encrypt-key-value"
     assert settings.verification_token is not None
     assert settings.verification_token.get_secret_value() == "verification-token-value"
+    # A function's required credentials may come from the secret alone.
+    refresh = TokenRefreshSettings.from_environment({"LARK_SECRET_ID": arn, "TOKEN_TABLE": "tokens"})
+    assert (refresh.app_id, refresh.app_secret.get_secret_value()) == ("cli_from_secret", "app-secret-value")
 
 
 def test_a_secret_that_is_not_json_names_the_variable(secrets) -> None:  # type: ignore[no-untyped-def]

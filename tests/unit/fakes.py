@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
+from lark_service.config import WebhookSettings
 from lark_service.stores import DependencyError
 from lark_service.stores.dedupe import Claim
 
@@ -79,3 +81,10 @@ class Recorder:
 
     def find(self, name: str) -> list[dict[str, Any]]:
         return [dims for n, dims in self.calls if n == name]
+
+
+def webhook_settings(environ: Mapping[str, str]) -> WebhookSettings:
+    """The webhook's settings with its stores named: the fakes above stand in for them."""
+    return WebhookSettings.from_environment(
+        {"IDEMPOTENCY_TABLE": "unused-table", "EVENTS_QUEUE_URL": "unused-queue", **environ}
+    )

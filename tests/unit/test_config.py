@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.config import ConfigError, load_settings
+from lark_service.config import (
+    AlertNotifierSettings,
+    ConfigError,
+    TokenRefreshSettings,
+    WebhookSettings,
+    WorkerSettings,
+    load_settings,
+)
 
 
 def test_defaults_need_no_credentials() -> None:
@@ -19,9 +26,38 @@ def test_bad_value_names_the_variable() -> None:
         load_settings({"LARK_DEDUPE_TTL_SECONDS": "60"})
 
 
-def test_missing_required_value_names_the_variable() -> None:
-    with pytest.raises(ConfigError, match="EVENTS_QUEUE_URL"):
-        load_settings({}).require("events_queue_url")
+@pytest.mark.parametrize(
+    ("model", "required"),
+    [
+        (WebhookSettings, {"LARK_VERIFICATION_TOKEN", "IDEMPOTENCY_TABLE", "EVENTS_QUEUE_URL"}),
+        (WorkerSettings, {"LARK_APP_ID", "LARK_APP_SECRET", "TOKEN_TABLE", "IDEMPOTENCY_TABLE"}),
+        (TokenRefreshSettings, {"LARK_APP_ID", "LARK_APP_SECRET", "TOKEN_TABLE"}),
+        (
+            AlertNotifierSettings,
+            {"LARK_APP_ID", "LARK_APP_SECRET", "TOKEN_TABLE", "IDEMPOTENCY_TABLE", "LARK_ALERT_CHAT_ID"},
+        ),
+    ],
+)
+def test_each_function_names_every_missing_required_variable(
+    model: type[WebhookSettings | WorkerSettings | TokenRefreshSettings | AlertNotifierSettings],
+    required: set[str],
+) -> None:
+    full = {name: "x" for name in required}
+    assert model.from_environment(full)  # the list is complete: nothing else is required
+    for name in sorted(required):
+        # Missing and blank (a template's empty parameter) fail alike, naming the variable.
+        for environ in ({k: v for k, v in full.items() if k != name}, {**full, name: ""}):
+            with pytest.raises(ConfigError, match=f"{name} is not set; this function needs it"):
+                model.from_environment(environ)
+
+
+def test_required_fields_are_typed_values() -> None:
+    settings = WebhookSettings.from_environment(
+        {"LARK_VERIFICATION_TOKEN": "t0k", "IDEMPOTENCY_TABLE": "idem", "EVENTS_QUEUE_URL": "https://q"}
+    )
+    assert (settings.verification_token.get_secret_value(), settings.idempotency_table) == ("t0k", "idem")
+    assert settings.events_queue_url == "https://q"
+    assert "t0k" not in repr(settings)
 
 
 def test_secrets_are_not_in_repr() -> None:

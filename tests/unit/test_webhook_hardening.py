@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from lark_service.config import ConfigError, load_settings
+from lark_service.config import ConfigError
 from lark_service.webhook.function_url import to_request
 from lark_service.webhook.pipeline import Webhook
 from lark_service.webhook.protocol import MAX_DEPTH, Reply, Request
 from tests import lark_oracle as lark
-from tests.unit.fakes import ListQueue, MemoryDedupe, Recorder
+from tests.unit.fakes import ListQueue, MemoryDedupe, Recorder, webhook_settings
 
 KEY = "hardening-encrypt-key"
 TOKEN = "hardening-verification-token"
@@ -45,7 +45,7 @@ class Rig:
         self.metrics = Recorder()
         self.correlation: list[str | None] = []
         self.webhook = Webhook(
-            load_settings(environ),
+            webhook_settings(environ),
             self.dedupe,
             self.queue,
             emit=self.metrics,
@@ -86,7 +86,9 @@ def test_a_push_without_a_token_is_refused_in_plaintext_mode() -> None:
 
 def test_the_webhook_does_not_start_without_a_token() -> None:
     with pytest.raises(ConfigError, match="LARK_VERIFICATION_TOKEN"):
-        Webhook(load_settings({"LARK_ENCRYPT_KEY": KEY}), MemoryDedupe(), ListQueue())
+        webhook_settings({"LARK_ENCRYPT_KEY": KEY})
+    with pytest.raises(ConfigError, match="LARK_VERIFICATION_TOKEN is not set"):
+        webhook_settings({"LARK_ENCRYPT_KEY": KEY, "LARK_VERIFICATION_TOKEN": ""})
 
 
 # --- signatures over the bytes as sent -------------------------------------------------------------
@@ -301,7 +303,7 @@ def test_plaintext_mode_must_be_chosen_explicitly() -> None:
             logged.append(message)
 
     Webhook(
-        load_settings({"LARK_VERIFICATION_TOKEN": TOKEN, "LARK_ALLOW_PLAINTEXT": "true"}),
+        webhook_settings({"LARK_VERIFICATION_TOKEN": TOKEN, "LARK_ALLOW_PLAINTEXT": "true"}),
         MemoryDedupe(),
         ListQueue(),
         log=Log(),
@@ -344,7 +346,7 @@ def test_health_probes_are_cached() -> None:
 
     ticks = Clock(0.0)
     webhook = Webhook(
-        load_settings({"LARK_VERIFICATION_TOKEN": TOKEN, "LARK_ENCRYPT_KEY": KEY}),
+        webhook_settings({"LARK_VERIFICATION_TOKEN": TOKEN, "LARK_ENCRYPT_KEY": KEY}),
         Counting(),
         ListQueue(),
         monotonic=ticks,

@@ -9,14 +9,13 @@ from typing import Any
 
 import pytest
 
-from lark_service.config import load_settings
 from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 from lark_service.envelope import Envelope
 from lark_service.webhook import crypto
 from lark_service.webhook.function_url import to_request
 from lark_service.webhook.pipeline import Webhook
 from lark_service.webhook.protocol import Rejected, Reply, Request
-from tests.unit.fakes import ListQueue, MemoryDedupe, Recorder
+from tests.unit.fakes import ListQueue, MemoryDedupe, Recorder, webhook_settings
 
 KEY = "unit-encrypt-key"
 TOKEN = "unit-verification-token"
@@ -25,7 +24,7 @@ CREDS = Credentials(verification_token=TOKEN, encrypt_key=KEY)
 
 class Rig:
     def __init__(self, encrypt_key: str | None = KEY, **env: str) -> None:
-        settings = load_settings(
+        settings = webhook_settings(
             {
                 "LARK_VERIFICATION_TOKEN": TOKEN,
                 "LARK_DEMO_HANDLERS": "true",

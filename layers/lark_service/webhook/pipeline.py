@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lark_service.config import ConfigError, Settings
+from lark_service.config import ConfigError, WebhookSettings
 from lark_service.envelope import Envelope
 from lark_service.stores import DependencyError
 from lark_service.stores.dedupe import Claim, new_claim_id
@@ -104,7 +104,7 @@ class Webhook:
 
     def __init__(
         self,
-        settings: Settings,
+        settings: WebhookSettings,
         dedupe: DedupeStore,
         queue: EventQueue,
         *,
@@ -127,8 +127,8 @@ class Webhook:
                 "plaintext mode: no Encrypt Key, so pushes are unsigned; only the Verification Token"
                 " and the push's own create time guard them (LARK_ALLOW_PLAINTEXT=true)"
             )
-        # Required: a webhook without a token would accept any push that has the right shape.
-        self.token = settings.require("verification_token")
+        # Required (checked at parse time): without it any push of the right shape would pass.
+        self.token = settings.verification_token.get_secret_value()
         self.max_body = settings.max_body_bytes
         self.ttl = settings.dedupe_ttl_seconds
         self.dedupe = dedupe

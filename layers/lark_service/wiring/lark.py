@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lark_service.config import Settings
+from lark_service.config import LarkSettings
 from lark_service.lark.auth import AuthApi
 from lark_service.lark.client import LarkClient
 from lark_service.lark.transport import Transport, default_timeout
@@ -31,11 +31,11 @@ class LarkServices:
     tuning: TokenTuning
 
 
-def build_services(settings: Settings, tuning: TokenTuning | None = None) -> LarkServices:
+def build_services(settings: LarkSettings, tuning: TokenTuning | None = None) -> LarkServices:
     tuning = tuning or load_tuning()
     transport = Transport(settings.base_url, timeout=default_timeout(tuning.http_timeout))
-    auth = AuthApi(transport, settings.require("app_id"), settings.require("app_secret"))
-    store = TokenStore(settings.require("token_table"))
+    auth = AuthApi(transport, settings.app_id, settings.app_secret.get_secret_value())
+    store = TokenStore(settings.token_table)
     refresher = TokenRefresher(
         app_type=settings.app_type,
         auth=auth,

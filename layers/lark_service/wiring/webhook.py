@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from lark_service.config import Settings
+from lark_service.config import WebhookSettings
 from lark_service.observability import emit, logger
 from lark_service.stores.dedupe import DynamoDedupeStore
 from lark_service.stores.queue import SqsEventQueue
 from lark_service.webhook.pipeline import Webhook
 
 
-def build_webhook(settings: Settings) -> Webhook:
-    """Stop at start, naming the variable, when the webhook could neither verify nor deliver."""
-    settings.require("verification_token")
+def build_webhook(settings: WebhookSettings) -> Webhook:
+    """The settings' required fields were checked at parse time; this only assembles."""
     return Webhook(
         settings,
-        DynamoDedupeStore(settings.require("idempotency_table"), lease_seconds=settings.dedupe_lease_seconds),
-        SqsEventQueue(settings.require("events_queue_url")),
+        DynamoDedupeStore(settings.idempotency_table, lease_seconds=settings.dedupe_lease_seconds),
+        SqsEventQueue(settings.events_queue_url),
         emit=emit,
         log=logger,
         correlate=logger.set_correlation_id,

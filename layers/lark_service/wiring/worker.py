@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from lark_service import handlers
 from lark_service.app import HandlerContext, app
-from lark_service.config import Settings, load_settings
+from lark_service.config import WorkerSettings
 from lark_service.observability import emit, logger
 from lark_service.stores.requeue import SqsRequeue
 from lark_service.wiring.lark import build_services
@@ -14,19 +14,19 @@ from lark_service.worker.processor import Worker
 from lark_service.worker.tuning import WorkerTuning, load_worker_tuning
 
 
-def build_worker(settings: Settings | None = None, tuning: WorkerTuning | None = None) -> Worker:
-    settings = settings or load_settings()
+def build_worker(settings: WorkerSettings | None = None, tuning: WorkerTuning | None = None) -> Worker:
+    settings = settings or WorkerSettings.from_environment()
     tuning = tuning or load_worker_tuning()
     handlers.load(demo=settings.demo_handlers)
     services = build_services(settings)
-    persistence = DynamoDBPersistenceLayer(table_name=settings.require("idempotency_table"))
+    persistence = DynamoDBPersistenceLayer(table_name=settings.idempotency_table)
     context = HandlerContext(
         settings=settings, lark=services.client, tokens=services.store, log=logger, emit=emit
     )
     return Worker(app, context, persistence, tuning=tuning, requeue=_requeue(settings, tuning))
 
 
-def _requeue(settings: Settings, tuning: WorkerTuning) -> SqsRequeue | None:
+def _requeue(settings: WorkerSettings, tuning: WorkerTuning) -> SqsRequeue | None:
     missing = [
         name
         for name, value in (
