@@ -1,4 +1,4 @@
-"""Logger, metrics and tracer, one of each per process.
+"""The logger, the metric emitter and the tracer: one of each per process.
 
 Powertools is the only observability import on the Lambda path; the EMF it prints on stdout is
 what CloudWatch (in AWS) or the local receiver (on a laptop) turns into metrics.
@@ -12,11 +12,10 @@ it runs comes before Lark's ack. Lambda's active tracing still records the webho
 from __future__ import annotations
 
 import functools
-import warnings
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from lark_service.metrics.catalog import BY_EMF_NAME, NAMESPACE
@@ -25,11 +24,9 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Tracer
 
 logger = Logger()
-metrics = Metrics(namespace=NAMESPACE)
-
-# ``emit`` flushes each metric on its own, so the shared metric set that ``log_metrics`` flushes is
-# empty by design; Powertools would warn about that on every invocation.
-warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
+# No shared ``Metrics`` object: ``emit`` prints each metric as its own EMF document
+# (``single_metric``), which never goes through ``Metrics.flush_metrics`` or its
+# "No application metrics to publish" warning.
 
 
 def emit(name: str, value: float = 1.0, **dimensions: str) -> None:

@@ -33,7 +33,7 @@ import boto3
 
 from lark_service.devtools.local.aws import Stack
 from lark_service.devtools.local.dev import LocalApp, function_environment
-from lark_service.devtools.local.dev_plugins import p30_worker
+from lark_service.devtools.local.dev_plugins import worker as worker_plugin
 from lark_service.devtools.local.runner import FunctionError, OutputLine, Runner
 from lark_service.devtools.local.samples import Credentials, function_url_event, signed_request
 from lark_service.devtools.local.scheduler import scheduled_event
@@ -147,7 +147,7 @@ class FunctionsWorkload:
             self.runner.start(function)
         starter.join(timeout=60)
         self._refresh(expect_ok=True)  # tokens first, as the dev schedule's run at start
-        self._stops.append(p30_worker.start(self.app))
+        self._stops.append(worker_plugin.start(self.app))
         self._thread = threading.Thread(target=self._run, name="functions-workload", daemon=True)
         self._thread.start()
 

@@ -34,7 +34,7 @@ from lark_service.devtools.exporter.receiver import Receiver
 from lark_service.devtools.exporter.sources import Sources
 from lark_service.devtools.local.aws import Stack, free_port, stop_process, wait_for_http
 from lark_service.devtools.local.dev import LocalApp, function_environment
-from lark_service.devtools.local.dev_plugins import p50_alerts
+from lark_service.devtools.local.dev_plugins import alerts as alerts_plugin
 from lark_service.devtools.local.runner import FunctionError, OutputLine, Runner
 from lark_service.devtools.sandbox import SandboxApp, SandboxControl, SandboxServer, SandboxState
 from tests.conftest import EVENTS, ROOT
@@ -182,7 +182,7 @@ def functions(
 @pytest.fixture
 def notifier_url(functions: tuple[LocalApp, list[str]]) -> Iterator[str]:
     """The notifier's webhook exactly as ``make dev`` serves it (its dev plug-in)."""
-    url, stop = p50_alerts.serve(functions[0], "127.0.0.1", 0)
+    url, stop = alerts_plugin.serve(functions[0], "127.0.0.1", 0)
     try:
         yield url
     finally:

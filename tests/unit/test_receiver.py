@@ -7,11 +7,12 @@ import logging
 from typing import Any
 
 import pytest
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics.provider import cold_start
 
 from lark_service import observability
 from lark_service.devtools.exporter.receiver import Receiver
-from lark_service.metrics.catalog import CATALOG
+from lark_service.metrics.catalog import CATALOG, NAMESPACE
 
 
 def emf(name: str, values: Any, unit: str = "Count", namespace: str = "LarkService", **dims: str) -> str:
@@ -149,10 +150,11 @@ def test_powertools_cold_start_metric_maps_with_or_without_a_service_name(
     service: str | None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Powertools adds a ``service`` dimension when POWERTOOLS_SERVICE_NAME is set; it is dropped."""
-    monkeypatch.setattr(observability.metrics, "service", service)
+    metrics = Metrics(namespace=NAMESPACE)
+    monkeypatch.setattr(metrics, "service", service)
     monkeypatch.setattr(cold_start, "is_cold_start", True)
 
-    @observability.metrics.log_metrics(capture_cold_start_metric=True)
+    @metrics.log_metrics(capture_cold_start_metric=True)
     def handler(event: dict[str, Any], context: object) -> None:
         observability.emit("WebhookEventsReceived", event_type="url_verification")
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lark_service.devtools.sandbox.clock import ManualTime, SandboxClock
-from lark_service.devtools.sandbox.state import Reply, SandboxApp, SandboxState
+from lark_service.devtools.sandbox.state import ApiReply, SandboxApp, SandboxState
 
 APP = SandboxApp("cli_app", "secret")
 TENANT = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -34,22 +34,22 @@ class Lark:
 
     def call(
         self, method: str, path: str, body: Any, query: dict[str, str] | None = None, **headers: str
-    ) -> Reply:
+    ) -> ApiReply:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         sent = {"content-type": JSON_TYPE, **({"authorization": self.auth} if self.auth else {}), **headers}
         return self.state.handle(method, path, query or {}, sent, raw)
 
     def send(
         self, receive_id: str, msg_type: str, content: Any, id_type: str = "chat_id", **extra: Any
-    ) -> Reply:
+    ) -> ApiReply:
         body = {"receive_id": receive_id, "msg_type": msg_type, "content": content, **extra}
         return self.call("POST", CREATE, body, {"receive_id_type": id_type})
 
-    def text(self, receive_id: str, text: str = "hi", id_type: str = "chat_id") -> Reply:
+    def text(self, receive_id: str, text: str = "hi", id_type: str = "chat_id") -> ApiReply:
         return self.send(receive_id, "text", json.dumps({"text": text}), id_type)
 
 
-def _code(reply: Reply) -> tuple[int, int]:
+def _code(reply: ApiReply) -> tuple[int, int]:
     return reply.status, reply.body["code"]
 
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from lark_service.devtools.sandbox.state import FaultRule, Reply, SandboxApp, SandboxState
+from lark_service.devtools.sandbox.state import ApiReply, FaultRule, SandboxApp, SandboxState
 
 APP = SandboxApp("cli_app", "secret")
 TENANT = "/open-apis/auth/v3/tenant_access_token/internal"
 
 
-def _post(state: SandboxState, path: str, body: dict[str, Any], **headers: str) -> Reply:
+def _post(state: SandboxState, path: str, body: dict[str, Any], **headers: str) -> ApiReply:
     query: dict[str, str] = {}
     if "?" in path:
         path, _, raw = path.partition("?")
@@ -138,7 +138,7 @@ def _card(title: str, *, shared: bool = True) -> str:
     )
 
 
-def _patch(state: SandboxState, message_id: str, content: object, auth: str) -> Reply:
+def _patch(state: SandboxState, message_id: str, content: object, auth: str) -> ApiReply:
     raw = json.dumps({"content": content}).encode()
     path = f"/open-apis/im/v1/messages/{message_id}"
     headers = {"authorization": auth, "content-type": "application/json; charset=utf-8"}

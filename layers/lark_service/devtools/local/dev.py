@@ -7,8 +7,8 @@ handler. Functions' output is echoed prefixed with their name. Ctrl-C stops ever
 
 Extension points, so other parts plug in without editing this module:
 
-* ``lark_service.devtools.local.dev_plugins``: each module's ``start(app: LocalApp)`` runs before the
-  webhook starts and returns a stop function (or None). Example: an SQS poller for the worker
+* ``lark_service.devtools.local.dev_plugins``: each module listed in ``start_plugins`` has a
+  ``start(app: LocalApp)`` that runs before the webhook starts and returns a stop function (or None). Example: an SQS poller for the worker
   calls ``app.runner.invoke("worker", sqs_event)`` in a thread until ``app.stopping`` is set.
 * ``app.runner.add_output_hook(hook)``: ``hook(OutputLine(function, stream, text))`` receives
   every line any function prints; EMF documents are the lines containing ``"_aws"``.
@@ -19,10 +19,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import importlib
 import json
 import os
-import pkgutil
 import signal
 import sys
 import threading
@@ -180,13 +178,21 @@ def _shown(env: dict[str, str], name: str, default: str) -> str:
 
 
 def start_plugins(app: LocalApp) -> list[Stop]:
-    from lark_service.devtools.local import dev_plugins  # noqa: PLC0415
+    """Start each plug-in in order: the sandbox first (it sets ``LARK_BASE_URL``), then the
+    metrics receiver (it hooks the functions' output), then what invokes the functions."""
+    # Imported here: each plug-in imports this module for ``LocalApp``.
+    from lark_service.devtools.local.dev_plugins import (  # noqa: PLC0415
+        alerts,
+        metrics,
+        sandbox,
+        token_refresh,
+        worker,
+    )
 
     stops: list[Stop] = []
-    for info in sorted(pkgutil.iter_modules(dev_plugins.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{dev_plugins.__name__}.{info.name}")
+    for module in (sandbox, metrics, worker, token_refresh, alerts):
         stop = module.start(app)
-        app.log("dev", f"started plug-in {info.name}")
+        app.log("dev", f"started plug-in {module.__name__.rsplit('.', 1)[-1]}")
         if stop is not None:
             stops.append(stop)
     return stops

@@ -110,8 +110,8 @@ def _run(args: argparse.Namespace) -> int:
         FunctionTimeout,
         OutputLine,
         Runner,
-        find_root,
     )
+    from lark_service.devtools.project import find_root  # noqa: PLC0415
 
     function = resolve_function(args.function)
     root = find_root()

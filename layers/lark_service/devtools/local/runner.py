@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from lark_service.devtools.local.container import INVOCATION_END
+from lark_service.devtools.project import find_root
 
 TIMEOUTS = {"webhook": 5.0, "worker": 30.0, "token_refresh": 60.0, "alert_notifier": 30.0}
 """Per-function timeouts, as template.yaml sets them; others get ``DEFAULT_TIMEOUT``."""
@@ -64,14 +65,6 @@ class FunctionError(RuntimeError):
 
 class FunctionTimeout(RuntimeError):
     pass
-
-
-def find_root(start: Path | None = None) -> Path:
-    """The project directory holding ``functions/``: the working directory or the package's checkout."""
-    for candidate in (start or Path.cwd(), Path(__file__).resolve().parents[4]):
-        if (candidate / "functions").is_dir():
-            return candidate
-    raise FileNotFoundError("cannot find the functions/ directory; run from the project's root")
 
 
 class FunctionProcess:

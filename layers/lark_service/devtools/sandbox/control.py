@@ -67,7 +67,3 @@ class SandboxControl:
     def app_ticket(self, app_id: str) -> str | None:
         ticket: str | None = self._call("GET", "app_ticket", params={"app_id": app_id})["app_ticket"]
         return ticket
-
-    def issue_app_ticket(self, app_id: str, invalidate_old: bool = False) -> str:
-        answer = self._call("POST", "app_ticket", json={"app_id": app_id, "invalidate": invalidate_old})
-        return str(answer["app_ticket"])

@@ -15,7 +15,7 @@ from lark_service.devtools.sandbox.replies import (
     CODE_CONTENT_TOO_LONG,
     CODE_ID_INVALID,
     CODE_MESSAGE_PARAM,
-    Reply,
+    ApiReply,
     error,
     field_error,
 )
@@ -49,7 +49,7 @@ RECEIVE_ID_TYPES = frozenset({"open_id", "user_id", "union_id", "email", "chat_i
 ID_PREFIXES = {"open_id": "ou_", "union_id": "on_", "chat_id": "oc_"}
 
 
-def check_uuid(uuid: Any) -> Reply | None:
+def check_uuid(uuid: Any) -> ApiReply | None:
     if uuid is None:
         return None
     if not isinstance(uuid, str):
@@ -59,7 +59,7 @@ def check_uuid(uuid: Any) -> Reply | None:
     return None
 
 
-def check_receive_id(id_type: str, receive_id: Any) -> Reply | None:
+def check_receive_id(id_type: str, receive_id: Any) -> ApiReply | None:
     """Recipients of the wrong kind for ``receive_id_type``, as Lark answers them.
 
     ``chat_id`` with a user's id: 230001 "...ext=invalid receive_id" (reported in
@@ -95,7 +95,7 @@ def check_receive_id(id_type: str, receive_id: Any) -> Reply | None:
     return None
 
 
-def check_content(msg_type: Any, content: Any, body_size: int) -> Reply | None:
+def check_content(msg_type: Any, content: Any, body_size: int) -> ApiReply | None:
     """``msg_type`` and ``content`` of a create/reply/patch body; ``body_size`` is the request's."""
     if msg_type not in MSG_TYPES:
         return error(400, CODE_MESSAGE_PARAM, f"invalid msg_type {msg_type!r}")
@@ -132,7 +132,7 @@ def check_content(msg_type: Any, content: Any, body_size: int) -> Reply | None:
     return None
 
 
-def _check_post(post: dict[str, Any]) -> Reply | None:
+def _check_post(post: dict[str, Any]) -> ApiReply | None:
     """A post is ``{locale: {"title"?, "content": [[{"tag": ...}, ...], ...]}}`` (发送消息内容结构)."""
     locales = post.get("post", post)  # the receive-event form nests it under "post"
     if not isinstance(locales, dict) or not locales:
@@ -152,7 +152,7 @@ def _check_post(post: dict[str, Any]) -> Reply | None:
     return None
 
 
-def check_card(card: dict[str, Any]) -> Reply | None:
+def check_card(card: dict[str, Any]) -> ApiReply | None:
     """A card is a template reference or a card with elements; else 230099 (create/patch tables).
 
     Forms: ``{"type": "template", "data": {"template_id": ...}}``; card JSON 1.0 with

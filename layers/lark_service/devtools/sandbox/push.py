@@ -26,7 +26,7 @@ def app_ticket_event(app_id: str, ticket: str, verification_token: str) -> dict[
     )
 
 
-def signed_request(url: str, payload: dict[str, Any], encrypt_key: str | None) -> urllib.request.Request:
+def push_request(url: str, payload: dict[str, Any], encrypt_key: str | None) -> urllib.request.Request:
     """The push as an HTTP request, encrypted and signed by the project's one implementation."""
     plain = json.dumps(payload).encode()
     headers, body = sign(plain, Credentials(str(payload.get("token", "")), encrypt_key or None))

@@ -54,7 +54,9 @@ RATE_LIMIT_MSG = "request trigger frequency limit"
 
 
 @dataclass(frozen=True, slots=True)
-class Reply:
+class ApiReply:
+    """What the stand-in Open API answers: status, JSON body, headers, an optional hold-back."""
+
     status: int
     body: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
@@ -62,24 +64,24 @@ class Reply:
     violations: tuple[dict[str, str], ...] = ()  # im v1 field_violations
 
 
-def ok(body: dict[str, Any]) -> Reply:
-    return Reply(200, body)
+def ok(body: dict[str, Any]) -> ApiReply:
+    return ApiReply(200, body)
 
 
-def error(status: int, code: int, msg: str, *violations: dict[str, str]) -> Reply:
-    return Reply(status, {"code": code, "msg": msg}, violations=violations)
+def error(status: int, code: int, msg: str, *violations: dict[str, str]) -> ApiReply:
+    return ApiReply(status, {"code": code, "msg": msg}, violations=violations)
 
 
-def field_error(field_name: str, value: str, description: str) -> Reply:
+def field_error(field_name: str, value: str, description: str) -> ApiReply:
     """99992402 with one field violation, as Lark's gateway answers a field validation failure."""
     violation = {"field": field_name, "value": value, "description": description}
     return error(400, CODE_FIELD_VALIDATION, "field validation failed", violation)
 
 
-def rate_limited(status: int, limit: int, reset_seconds: int) -> Reply:
+def rate_limited(status: int, limit: int, reset_seconds: int) -> ApiReply:
     """The 频控策略 page's answer: 429 (400 on some older APIs) with the two ``x-ogw`` headers."""
     headers = {"x-ogw-ratelimit-limit": str(limit), "x-ogw-ratelimit-reset": str(reset_seconds)}
-    return Reply(status, {"code": CODE_RATE_LIMITED, "msg": RATE_LIMIT_MSG}, headers)
+    return ApiReply(status, {"code": CODE_RATE_LIMITED, "msg": RATE_LIMIT_MSG}, headers)
 
 
 def new_log_id(now: float) -> str:
@@ -87,7 +89,7 @@ def new_log_id(now: float) -> str:
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + secrets.token_hex(10).upper()
 
 
-def finish(reply: Reply, *, log_id: str, envelope: bool) -> Reply:
+def finish(reply: ApiReply, *, log_id: str, envelope: bool) -> ApiReply:
     """Stamp the log id on the answer; im v1 errors also get the ``error`` object."""
     body = dict(reply.body)
     if envelope and body.get("code") not in (0, None, CODE_RATE_LIMITED):
@@ -99,4 +101,4 @@ def finish(reply: Reply, *, log_id: str, envelope: bool) -> Reply:
             details["field_violations"] = [dict(v) for v in reply.violations]
         body["error"] = details
     headers = {**reply.headers, LOG_ID_HEADER: log_id}
-    return Reply(reply.status, body, headers, reply.delay)
+    return ApiReply(reply.status, body, headers, reply.delay)

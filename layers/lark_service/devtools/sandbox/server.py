@@ -13,7 +13,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from lark_service.devtools.sandbox.push import app_ticket_event, push_in_background, signed_request
+from lark_service.devtools.sandbox.push import app_ticket_event, push_in_background, push_request
 from lark_service.devtools.sandbox.state import FaultRule, SandboxState
 
 CONTROL = "/_sandbox/"
@@ -96,7 +96,7 @@ class SandboxServer:
         if not self.push_url:
             return False
         event = app_ticket_event(app_id, ticket, self.verification_token)
-        push_in_background(signed_request(self.push_url, event, self.encrypt_key))
+        push_in_background(push_request(self.push_url, event, self.encrypt_key))
         return True
 
     # --- control API -------------------------------------------------------------------------

@@ -33,7 +33,7 @@ from lark_service.devtools.sandbox.replies import (
     CODE_TENANT_TOKEN_INVALID,
     CODE_TOKEN_FORMAT,
     LOG_ID_HEADER,
-    Reply,
+    ApiReply,
     error,
     field_error,
     finish,
@@ -254,7 +254,7 @@ class SandboxState:
     # --- the API -----------------------------------------------------------------------------
     def handle(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], raw: bytes
-    ) -> Reply:
+    ) -> ApiReply:
         """Answer one Open API request (headers lower-cased) and record it."""
         body: Any
         try:
@@ -269,7 +269,7 @@ class SandboxState:
                 method, path, query, headers, body if isinstance(body, dict) else None, len(raw)
             )
             if fault is not None:
-                reply = Reply(reply.status, reply.body, reply.headers, fault.delay, reply.violations)
+                reply = ApiReply(reply.status, reply.body, reply.headers, fault.delay, reply.violations)
         now = self.clock.now()
         reply = finish(reply, log_id=new_log_id(now), envelope=path.startswith("/open-apis/im/"))
         with self._lock:
@@ -307,7 +307,7 @@ class SandboxState:
         headers: dict[str, str],
         body: dict[str, Any] | None,
         size: int,
-    ) -> Reply:
+    ) -> ApiReply:
         parts = path.split("/")
         on_message = path.startswith(IM + "/") and (
             len(parts) == 6 or (len(parts) == 7 and parts[6] == "reply")
@@ -342,7 +342,7 @@ class SandboxState:
         return self._patch(parts[5], headers, body, size)
 
     # --- auth --------------------------------------------------------------------------------
-    def _app(self, body: dict[str, Any]) -> SandboxApp | Reply:
+    def _app(self, body: dict[str, Any]) -> SandboxApp | ApiReply:
         app = self.apps.get(str(body.get("app_id", "")))
         if app is None:
             return error(200, CODE_INVALID_PARAM, "invalid param")
@@ -350,9 +350,9 @@ class SandboxState:
             return error(200, CODE_APP_SECRET_INVALID, "app secret invalid")
         return app
 
-    def _internal_token(self, body: dict[str, Any], kind: str) -> Reply:
+    def _internal_token(self, body: dict[str, Any], kind: str) -> ApiReply:
         app = self._app(body)
-        if isinstance(app, Reply):
+        if isinstance(app, ApiReply):
             return app
         if app.app_type != "self_built":  # the internal pages: "支持的应用类型 Custom App"
             return error(
@@ -361,9 +361,9 @@ class SandboxState:
         token, expire = self._issue(kind, app.app_id, None)
         return ok({"code": 0, "msg": "ok", kind: token, "expire": expire})
 
-    def _marketplace_app_token(self, body: dict[str, Any]) -> Reply:
+    def _marketplace_app_token(self, body: dict[str, Any]) -> ApiReply:
         app = self._app(body)
-        if isinstance(app, Reply):
+        if isinstance(app, ApiReply):
             return app
         ticket = str(body.get("app_ticket", ""))
         now = self.clock.now()
@@ -377,7 +377,7 @@ class SandboxState:
         token, expire = self._issue("app_access_token", app.app_id, None)
         return ok({"code": 0, "msg": "success", "app_access_token": token, "expire": expire})
 
-    def _marketplace_tenant_token(self, body: dict[str, Any]) -> Reply:
+    def _marketplace_tenant_token(self, body: dict[str, Any]) -> ApiReply:
         app_token = self._live(str(body.get("app_access_token", "")), "app_access_token")
         tenant_key = str(body.get("tenant_key", ""))
         if app_token is None:
@@ -387,10 +387,10 @@ class SandboxState:
         token, expire = self._issue("tenant_access_token", app_token.app_id, tenant_key)
         return ok({"code": 0, "msg": "success", "tenant_access_token": token, "expire": expire})
 
-    def _resend_ticket(self, body: dict[str, Any]) -> Reply:
+    def _resend_ticket(self, body: dict[str, Any]) -> ApiReply:
         """app_ticket/resend page: "支持的应用类型 Store App"; the push follows the answer."""
         app = self._app(body)
-        if isinstance(app, Reply):
+        if isinstance(app, ApiReply):
             return app
         if app.app_type != "marketplace":
             return error(200, CODE_INVALID_PARAM, "invalid param: app_ticket/resend is for store apps")
@@ -416,7 +416,7 @@ class SandboxState:
         return issued
 
     # --- messages ----------------------------------------------------------------------------
-    def _caller(self, headers: dict[str, str], api: str) -> _Issued | Reply:
+    def _caller(self, headers: dict[str, str], api: str) -> _Issued | ApiReply:
         """The token check, then the app's limit for ``api``: 429 with the ``x-ogw`` headers."""
         auth = headers.get("authorization", "")
         if not auth:
@@ -434,7 +434,7 @@ class SandboxState:
             return rate_limited(429, tripped.limit, tripped.reset_seconds)
         return issued
 
-    def _recipient_limit(self, key: str) -> Reply | None:
+    def _recipient_limit(self, key: str) -> ApiReply | None:
         tripped = self._limits.admit(key, RECIPIENT_LIMITS, self.clock.now())
         if tripped is None:
             return None
@@ -442,9 +442,11 @@ class SandboxState:
             400, CODE_CHAT_RATE_LIMITED, "This operation triggers the frequency limit, ext=chat rate limit"
         )
 
-    def _send(self, query: dict[str, str], headers: dict[str, str], body: dict[str, Any], size: int) -> Reply:
+    def _send(
+        self, query: dict[str, str], headers: dict[str, str], body: dict[str, Any], size: int
+    ) -> ApiReply:
         caller = self._caller(headers, "create")
-        if isinstance(caller, Reply):
+        if isinstance(caller, ApiReply):
             return caller
         id_type = query.get("receive_id_type", "")
         receive_id = body.get("receive_id")
@@ -462,9 +464,9 @@ class SandboxState:
             chat_id, limit_key = "oc_p2p_" + receive_id, f"user|{caller.app_id}|{id_type}|{receive_id}"
         return self._deliver(caller, body, chat_id=chat_id, parent_id=None, limit_key=limit_key)
 
-    def _reply(self, message_id: str, headers: dict[str, str], body: dict[str, Any], size: int) -> Reply:
+    def _reply(self, message_id: str, headers: dict[str, str], body: dict[str, Any], size: int) -> ApiReply:
         caller = self._caller(headers, "reply")
-        if isinstance(caller, Reply):
+        if isinstance(caller, ApiReply):
             return caller
         refused = self._check_body(body, size)
         if refused:
@@ -484,14 +486,14 @@ class SandboxState:
             )
         return self._deliver(caller, body, chat_id=chat_id, parent_id=message_id, limit_key=f"chat|{chat_id}")
 
-    def _check_body(self, body: dict[str, Any], size: int) -> Reply | None:
+    def _check_body(self, body: dict[str, Any], size: int) -> ApiReply | None:
         return rules.check_uuid(body.get("uuid")) or rules.check_content(
             body.get("msg_type"), body.get("content"), size
         )
 
     def _deliver(
         self, caller: _Issued, body: dict[str, Any], *, chat_id: str, parent_id: str | None, limit_key: str
-    ) -> Reply:
+    ) -> ApiReply:
         uuid = body.get("uuid")
         now = self.clock.now()
         with self._lock:
@@ -538,14 +540,14 @@ class SandboxState:
             self._world.messages[record["message_id"]] = _Known(chat_id, record, now)
         return ok({"code": 0, "msg": "success", "data": message})
 
-    def _patch(self, message_id: str, headers: dict[str, str], body: dict[str, Any], size: int) -> Reply:
+    def _patch(self, message_id: str, headers: dict[str, str], body: dict[str, Any], size: int) -> ApiReply:
         """Replace a sent card's content; the record keeps every earlier content in ``history``.
 
         Request and response as ``lark_oapi/api/im/v1/model/patch_message_request_body.py``
         (``content: str``) and ``patch_message_response.py`` (no ``data`` fields) define them.
         """
         caller = self._caller(headers, "patch")
-        if isinstance(caller, Reply):
+        if isinstance(caller, ApiReply):
             return caller
         refused = rules.check_content("interactive", body.get("content"), size)
         if refused:
@@ -593,7 +595,7 @@ def _shared_card(content: str) -> bool:
     return isinstance(config, dict) and config.get("update_multi") is True
 
 
-def _fault_reply(fault: FaultRule) -> Reply:
+def _fault_reply(fault: FaultRule) -> ApiReply:
     if fault.kind == "rate_limit":
         if fault.code == CODE_CHAT_RATE_LIMITED:
             return error(

@@ -1,4 +1,4 @@
-"""Plug-ins of ``lark-service dev``: every module here is started, in name order, with the app.
+"""Plug-ins of ``lark-service dev``, started in the order ``dev.start_plugins`` lists them.
 
 A module provides ``start(app: LocalApp) -> Callable[[], None] | None`` and returns its stop
 function (called in reverse order on Ctrl-C). ``app.runner.invoke(name, event)`` runs a function,
