@@ -163,15 +163,18 @@ def parse_environment(model: type[Model], environ: Mapping[str, str] | None = No
     try:
         return model.model_validate(env)
     except ValidationError as exc:
-        problems = "; ".join(_problem(err) for err in exc.errors())
-        raise ConfigError(f"invalid configuration: {problems}") from None
+        errors = exc.errors()
+        unset = [
+            f"{_where(err)} is not set; this function needs it" for err in errors if err["type"] == "missing"
+        ]
+        invalid = [f"{_where(err)}: {err['msg']}" for err in errors if err["type"] != "missing"]
+        raise ConfigError(
+            "; ".join(unset + ([f"invalid configuration: {'; '.join(invalid)}"] if invalid else []))
+        ) from None
 
 
-def _problem(error: Any) -> str:
-    where = ".".join(str(part) for part in error["loc"])
-    if error["type"] == "missing":
-        return f"{where} is not set; this function needs it"
-    return f"{where}: {error['msg']}"
+def _where(error: Any) -> str:
+    return ".".join(str(part) for part in error["loc"])
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
