@@ -1,0 +1,200 @@
+"""Mutation testing with mutmut: run it incrementally, report per module, keep docs/testing.md true.
+
+mutmut 3 names each module after its file path and only strips a leading ``src/``, and it puts
+only ``mutants/``, ``mutants/src`` and ``mutants/source`` on ``sys.path``; the package lives in
+``layers/``. So mutmut runs in ``.mutation/``, a folder of links (``src`` -> ``layers``, ``tests``,
+``pyproject.toml`` and the data files the tests read) whose ``mutants/`` it owns. Results are kept
+there between runs: mutmut re-tests only functions whose source changed, and this script re-tests
+the survivors of the last run, so a test added to kill one gets its credit on the next run.
+
+    python scripts/mutation.py run [MUTANT_GLOB ...]   # mutate, test, print scores and survivors
+    python scripts/mutation.py report [--docs]         # print (or write into docs/testing.md)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKDIR = ROOT / ".mutation"
+DOC = ROOT / "docs" / "testing.md"
+LINKS = {"src": "layers", "tests": "tests", "pyproject.toml": "pyproject.toml"}
+"""Workspace entry -> repository path. The ``also_copy`` paths of [tool.mutmut] are linked too."""
+TABLE_START = "<!-- mutation-scores:start -->"
+TABLE_END = "<!-- mutation-scores:end -->"
+EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>lark_service\.[^`]+__mutmut_\d+)`\s*\|")
+
+STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped"}
+"""mutmut's own mapping (``mutmut/stats.py``: ``status_by_exit_code``) for the codes that matter
+here; timeouts (SIGXCPU: 24, -24, 152, 36, 255) count as killed, as mutmut's score does."""
+TIMEOUT_CODES = {24, -24, 152, 36, 255}
+
+
+def _mutmut_config() -> dict[str, object]:
+    import tomllib  # noqa: PLC0415 - only this script reads the config
+
+    config: dict[str, object] = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["mutmut"]
+    return config
+
+
+def prepare() -> None:
+    """Create or refresh the workspace's links; what mutmut wrote under ``mutants/`` stays."""
+    WORKDIR.mkdir(exist_ok=True)
+    also_copy = [str(path) for path in _mutmut_config().get("also_copy", [])]  # type: ignore[attr-defined]
+    for name, target in {**LINKS, **{path: path for path in also_copy}}.items():
+        link = WORKDIR / name
+        wanted = os.path.relpath(ROOT / target, link.parent)
+        if link.is_symlink() and os.readlink(link) == wanted:
+            continue
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.parent.mkdir(parents=True, exist_ok=True)
+        link.symlink_to(wanted)
+
+
+@dataclass(frozen=True, slots=True)
+class Mutant:
+    name: str
+    module: str
+    status: str
+
+
+def _status(exit_code: int | None) -> str:
+    if exit_code is None:
+        return "not checked"
+    if exit_code in TIMEOUT_CODES:
+        return "timeout"
+    return STATUS_BY_EXIT_CODE.get(exit_code, "suspicious")
+
+
+def results() -> list[Mutant]:
+    """Every mutant of the last run, read from the ``.meta`` files mutmut writes next to each module."""
+    out: list[Mutant] = []
+    for meta in sorted((WORKDIR / "mutants" / "src").rglob("*.py.meta")):
+        module = ".".join(meta.relative_to(WORKDIR / "mutants" / "src").with_suffix("").with_suffix("").parts)
+        data = json.loads(meta.read_text())
+        for name, code in data["exit_code_by_key"].items():
+            out.append(Mutant(name, module, _status(code)))
+    return out
+
+
+def equivalents() -> dict[str, str]:
+    """Survivors docs/testing.md lists as equivalent, with the reason given there."""
+    if not DOC.exists():
+        return {}
+    listed: dict[str, str] = {}
+    for line in DOC.read_text().splitlines():
+        match = EQUIVALENT_ROW.match(line)
+        if match:
+            listed[match["name"]] = line.split("|")[2].strip()
+    return listed
+
+
+def score_table(mutants: list[Mutant]) -> str:
+    """Markdown: killed / total per module, survivors split into explained and unexplained."""
+    explained = set(equivalents())
+    by_module: dict[str, Counter[str]] = {}
+    for mutant in mutants:
+        counts = by_module.setdefault(mutant.module, Counter())
+        counts[mutant.status] += 1
+        if mutant.status == "survived" and mutant.name in explained:
+            counts["equivalent"] += 1
+    lines = [
+        "| module | mutants | killed | survived (equivalent) | no tests | score |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    total: Counter[str] = Counter()
+    for module, counts in sorted(by_module.items()):
+        total.update(counts)
+        lines.append(_row(f"`{module}`", counts))
+    lines.append(_row("**all**", total))
+    return "\n".join(lines)
+
+
+def _row(label: str, counts: Counter[str]) -> str:
+    mutants = sum(v for k, v in counts.items() if k != "equivalent")
+    killed = counts["killed"] + counts["timeout"]
+    tested = mutants - counts["skipped"] - counts["not checked"]
+    score = f"{100 * killed / tested:.1f} %" if tested else "-"
+    survived = f"{counts['survived']} ({counts['equivalent']})"
+    return f"| {label} | {mutants} | {killed} | {survived} | {counts['no tests']} | {score} |"
+
+
+def report(write_docs: bool) -> int:
+    """Print the table and every survivor; 1 when a survivor is neither killed nor explained."""
+    mutants = results()
+    if not mutants:
+        print("no mutation results yet: run `make mutation` first", file=sys.stderr)
+        return 1
+    table = score_table(mutants)
+    print(table)
+    listed = equivalents()
+    survivors = [m.name for m in mutants if m.status in {"survived", "no tests", "suspicious"}]
+    unexplained = [name for name in survivors if name not in listed]
+    stale = sorted(set(listed) - set(survivors))
+    if unexplained:
+        print(f"\n{len(unexplained)} survivor(s) neither killed nor listed as equivalent in docs/testing.md:")
+        for name in unexplained:
+            print(f"  {name}    (see: cd .mutation && ../.venv/bin/mutmut show {name})")
+    if stale:
+        print("\nListed as equivalent in docs/testing.md but no longer surviving (remove the rows):")
+        for name in stale:
+            print(f"  {name}")
+    if write_docs:
+        _write_table(table)
+    return 1 if unexplained else 0
+
+
+def _write_table(table: str) -> None:
+    text = DOC.read_text()
+    start, end = text.index(TABLE_START) + len(TABLE_START), text.index(TABLE_END)
+    DOC.write_text(f"{text[:start]}\n{table}\n{text[end:]}")
+    print(f"\nwrote the table into {DOC.relative_to(ROOT)}")
+
+
+def run(mutant_names: list[str]) -> int:
+    """Mutate and test what changed, then re-test the last survivors; print the report."""
+    prepare()
+    mutmut = str(Path(sys.executable).with_name("mutmut"))
+    started = time.monotonic()
+    before = {m.name for m in results() if m.status == "survived"}
+    code = _mutmut(mutmut, "run", *mutant_names)
+    # mutmut keeps a verdict until the function's source changes; tests may have changed since.
+    retest = sorted(before & {m.name for m in results() if m.status == "survived"})
+    if not code and retest and not mutant_names:
+        print(f"\nre-testing the {len(retest)} survivor(s) of the previous run")
+        code = _mutmut(mutmut, "run", *retest)
+    if code:
+        return code
+    print(f"\nmutation run took {time.monotonic() - started:.0f} s\n")
+    return report(write_docs=False)
+
+
+def _mutmut(*argv: str) -> int:
+    return subprocess.run(argv, cwd=WORKDIR, check=False).returncode  # noqa: S603 - our own venv's mutmut
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    run_cmd = sub.add_parser("run", help="mutate, test, report")
+    run_cmd.add_argument("mutants", nargs="*", help="only these mutants (globs as mutmut takes them)")
+    report_cmd = sub.add_parser("report", help="print the last run's scores and survivors")
+    report_cmd.add_argument("--docs", action="store_true", help="write the score table into docs/testing.md")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.mutants)
+    return report(write_docs=args.docs)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
