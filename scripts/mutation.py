@@ -24,11 +24,15 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
+from lark_service.local.aws import moto_server
+
 ROOT = Path(__file__).resolve().parents[1]
 WORKDIR = ROOT / ".mutation"
 DOC = ROOT / "docs" / "testing.md"
 LINKS = {"src": "layers", "tests": "tests", "pyproject.toml": "pyproject.toml"}
 """Workspace entry -> repository path. The ``also_copy`` paths of [tool.mutmut] are linked too."""
+SHARED_MOTO = "LARK_MUTATION_MOTO_ENDPOINT"
+"""One moto server for every mutant's test session (``tests/mutation_shared_moto.py``)."""
 TABLE_START = "<!-- mutation-scores:start -->"
 TABLE_END = "<!-- mutation-scores:end -->"
 EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>lark_service\.[^`]+__mutmut_\d+)`\s*\|")
@@ -164,6 +168,12 @@ def _write_table(table: str) -> None:
 def run(mutant_names: list[str]) -> int:
     """Mutate and test what changed, then re-test the last survivors; print the report."""
     prepare()
+    with moto_server() as endpoint:
+        os.environ[SHARED_MOTO] = endpoint
+        return _run(mutant_names)
+
+
+def _run(mutant_names: list[str]) -> int:
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     started = time.monotonic()
     before = {m.name for m in results() if m.status == "survived"}
@@ -184,7 +194,9 @@ def _mutmut(*argv: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run_cmd = sub.add_parser("run", help="mutate, test, report")
     run_cmd.add_argument("mutants", nargs="*", help="only these mutants (globs as mutmut takes them)")
