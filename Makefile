@@ -85,6 +85,12 @@ integration: install
 bench: $(BIN)/.installed
 	for script in bench/*.py; do $(BIN)/python $$script || exit 1; done
 
+# Mutation testing over the critical modules (docs/testing.md). Incremental: results stay in
+# .mutation/, so a rerun tests only changed functions and the last run's survivors.
+.PHONY: mutation
+mutation: $(BIN)/.installed
+	$(BIN)/python scripts/mutation.py run
+
 render: $(BIN)/.installed
 	$(BIN)/lark-service render
 
