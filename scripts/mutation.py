@@ -35,6 +35,8 @@ SHARED_MOTO = "LARK_MUTATION_MOTO_ENDPOINT"
 """One moto server for every mutant's test session (``tests/mutation_shared_moto.py``)."""
 TABLE_START = "<!-- mutation-scores:start -->"
 TABLE_END = "<!-- mutation-scores:end -->"
+EQUIVALENT_SECTION = "Equivalent mutants"
+GAPS_SECTION = "Known gaps"
 EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>lark_service\.[^`]+__mutmut_\d+)`\s*\|")
 
 STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped"}
@@ -91,21 +93,28 @@ def results() -> list[Mutant]:
     return out
 
 
-def equivalents() -> dict[str, str]:
-    """Survivors docs/testing.md lists as equivalent, with the reason given there."""
+def listed() -> dict[str, tuple[str, str]]:
+    """Survivors docs/testing.md explains: mutant -> (section heading, reason given there)."""
     if not DOC.exists():
         return {}
-    listed: dict[str, str] = {}
+    out: dict[str, tuple[str, str]] = {}
+    section = ""
     for line in DOC.read_text().splitlines():
+        if line.startswith("#"):
+            section = line.lstrip("#").strip()
         match = EQUIVALENT_ROW.match(line)
         if match:
-            listed[match["name"]] = line.split("|")[2].strip()
-    return listed
+            out[match["name"]] = (section, line.split("|")[2].strip())
+    return out
+
+
+def equivalents() -> set[str]:
+    return {name for name, (section, _) in listed().items() if section == EQUIVALENT_SECTION}
 
 
 def score_table(mutants: list[Mutant]) -> str:
     """Markdown: killed / total per module, survivors split into explained and unexplained."""
-    explained = set(equivalents())
+    explained = equivalents()
     by_module: dict[str, Counter[str]] = {}
     for mutant in mutants:
         counts = by_module.setdefault(mutant.module, Counter())
@@ -141,16 +150,19 @@ def report(write_docs: bool) -> int:
         return 1
     table = score_table(mutants)
     print(table)
-    listed = equivalents()
+    explained = listed()
     survivors = [m.name for m in mutants if m.status in {"survived", "no tests", "suspicious"}]
-    unexplained = [name for name in survivors if name not in listed]
-    stale = sorted(set(listed) - set(survivors))
+    unexplained = [name for name in survivors if name not in explained]
+    stale = sorted(set(explained) - set(survivors))
+    gaps = [name for name in survivors if explained.get(name, ("", ""))[0] == GAPS_SECTION]
+    if gaps:
+        print(f"\n{len(gaps)} survivor(s) listed in docs/testing.md under {GAPS_SECTION!r}.")
     if unexplained:
-        print(f"\n{len(unexplained)} survivor(s) neither killed nor listed as equivalent in docs/testing.md:")
+        print(f"\n{len(unexplained)} survivor(s) neither killed nor listed in docs/testing.md:")
         for name in unexplained:
             print(f"  {name}    (see: cd .mutation && ../.venv/bin/mutmut show {name})")
     if stale:
-        print("\nListed as equivalent in docs/testing.md but no longer surviving (remove the rows):")
+        print("\nListed in docs/testing.md but no longer surviving (remove the rows):")
         for name in stale:
             print(f"  {name}")
     if write_docs:
