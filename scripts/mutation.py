@@ -14,6 +14,7 @@ the survivors of the last run, so a test added to kill one gets its credit on th
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import json
 import os
 import re
@@ -37,7 +38,8 @@ TABLE_START = "<!-- mutation-scores:start -->"
 TABLE_END = "<!-- mutation-scores:end -->"
 EQUIVALENT_SECTION = "Equivalent mutants"
 GAPS_SECTION = "Known gaps"
-EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>lark_service\.[^`]+__mutmut_\d+)`\s*\|")
+EQUIVALENT_ROW = re.compile(r"^\|\s*`(?P<name>lark_service\.[^`]+__mutmut_(\d+|\*))`\s*\|")
+"""A row of docs/testing.md naming a mutant, or all of a function's (``...__mutmut_*``)."""
 
 STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped"}
 """mutmut's own mapping (``mutmut/stats.py``: ``status_by_exit_code``) for the codes that matter
@@ -108,13 +110,21 @@ def listed() -> dict[str, tuple[str, str]]:
     return out
 
 
-def equivalents() -> set[str]:
-    return {name for name, (section, _) in listed().items() if section == EQUIVALENT_SECTION}
+def explanation(name: str, rows: dict[str, tuple[str, str]]) -> tuple[str, str] | None:
+    """The row that explains mutant ``name``: its own, else a pattern covering its function."""
+    if name in rows:
+        return rows[name]
+    return next((row for pattern, row in rows.items() if fnmatch.fnmatchcase(name, pattern)), None)
+
+
+def equivalents(names: list[str]) -> set[str]:
+    rows = listed()
+    return {name for name in names if (explanation(name, rows) or ("", ""))[0] == EQUIVALENT_SECTION}
 
 
 def score_table(mutants: list[Mutant]) -> str:
     """Markdown: killed / total per module, survivors split into explained and unexplained."""
-    explained = equivalents()
+    explained = equivalents([m.name for m in mutants if m.status == "survived"])
     by_module: dict[str, Counter[str]] = {}
     for mutant in mutants:
         counts = by_module.setdefault(mutant.module, Counter())
@@ -150,11 +160,11 @@ def report(write_docs: bool) -> int:
         return 1
     table = score_table(mutants)
     print(table)
-    explained = listed()
+    rows = listed()
     survivors = [m.name for m in mutants if m.status in {"survived", "no tests", "suspicious"}]
-    unexplained = [name for name in survivors if name not in explained]
-    stale = sorted(set(explained) - set(survivors))
-    gaps = [name for name in survivors if explained.get(name, ("", ""))[0] == GAPS_SECTION]
+    unexplained = [name for name in survivors if explanation(name, rows) is None]
+    stale = sorted(p for p in rows if not any(fnmatch.fnmatchcase(name, p) for name in survivors))
+    gaps = [name for name in survivors if (explanation(name, rows) or ("", ""))[0] == GAPS_SECTION]
     if gaps:
         print(f"\n{len(gaps)} survivor(s) listed in docs/testing.md under {GAPS_SECTION!r}.")
     if unexplained:

@@ -50,7 +50,7 @@ def test_from_json_coerces_the_scalar_fields() -> None:
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ("[1, 2]", "envelope is not a JSON object"),
+        ("[1, 2]", "^envelope is not a JSON object$"),
         ('{"schema": "2.0", "event_id": "e", "event_type": "x"}', "missing or mistypes 'kind'"),
         ('{"kind": "event", "schema": "2.0", "event_type": "x"}', "missing or mistypes 'event_id'"),
         (

@@ -51,6 +51,11 @@ COMPACT = json.dumps({"schema": "2.0", "header": {"event_id": "e1"}}, separators
 SPACED = json.dumps({"schema": "2.0", "header": {"event_id": "e1"}}, indent=2).encode()
 
 
+# The messages reach the caller in the 400 reply, so their words are part of the contract.
+WRONG_LENGTH = r"^encrypt has the wrong length for AES-256-CBC \(IV plus whole blocks\)$"
+BAD_PADDING = r"^encrypt has bad padding \(wrong Encrypt Key\?\)$"
+
+
 def sdk_decrypt(key: str, encrypted: str) -> bytes:
     """``AESCipher.decrypt_str`` of the Python SDK: SHA-256 key, IV first, strip the pad byte count."""
     raw = base64.b64decode(encrypted)
@@ -94,16 +99,16 @@ def test_encrypt_without_an_iv_uses_a_fresh_random_one() -> None:
 
 
 def test_a_wrong_key_is_a_decrypt_error_not_garbage() -> None:
-    with pytest.raises(crypto.DecryptError, match="padding"):
+    with pytest.raises(crypto.DecryptError, match=BAD_PADDING):
         crypto.decrypt("not the key", DOCS_ENCRYPTED)
 
 
 @pytest.mark.parametrize(
     ("encrypted", "fragment"),
     [
-        ("not base64 at all!", "base64"),
-        (base64.b64encode(b"\0" * 16).decode(), "length"),  # an IV and no block
-        (base64.b64encode(b"\0" * 40).decode(), "length"),  # not whole blocks
+        ("not base64 at all!", r"^encrypt is not valid base64$"),
+        (base64.b64encode(b"\0" * 16).decode(), WRONG_LENGTH),  # an IV and no block
+        (base64.b64encode(b"\0" * 40).decode(), WRONG_LENGTH),  # not whole blocks
     ],
 )
 def test_malformed_ciphertext_names_the_step_that_failed(encrypted: str, fragment: str) -> None:
@@ -118,7 +123,7 @@ def test_every_bad_pad_byte_is_refused() -> None:
     for block in (b"A" * 14 + b"\x02\x03", b"A" * 15 + b"\x00", b"A" * 15 + b"\x11"):
         encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
         encrypted = base64.b64encode(iv + encryptor.update(block) + encryptor.finalize()).decode()
-        with pytest.raises(crypto.DecryptError, match="padding"):
+        with pytest.raises(crypto.DecryptError, match=BAD_PADDING):
             crypto.decrypt(DOCS_KEY, encrypted)
     encryptor = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor()
     full_pad = base64.b64encode(iv + encryptor.update(b"\x10" * 16) + encryptor.finalize()).decode()
