@@ -202,13 +202,16 @@ def run(mutant_names: list[str]) -> int:
 def _run(mutant_names: list[str]) -> int:
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     started = time.monotonic()
+    # Most of these tests wait on sockets (moto, the sandbox), so twice as many workers as cores
+    # keeps the cores busy; MUTATION_JOBS overrides.
+    jobs = os.environ.get("MUTATION_JOBS") or str(2 * (os.cpu_count() or 1))
     before = {m.name for m in results() if m.status == "survived"}
-    code = _mutmut(mutmut, "run", *mutant_names)
+    code = _mutmut(mutmut, "run", "--max-children", jobs, *mutant_names)
     # mutmut keeps a verdict until the function's source changes; tests may have changed since.
     retest = sorted(before & {m.name for m in results() if m.status == "survived"})
     if not code and retest and not mutant_names:
         print(f"\nre-testing the {len(retest)} survivor(s) of the previous run")
-        code = _mutmut(mutmut, "run", *retest)
+        code = _mutmut(mutmut, "run", "--max-children", jobs, *retest)
     if code:
         return code
     print(f"\nmutation run took {time.monotonic() - started:.0f} s\n")
