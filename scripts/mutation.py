@@ -190,6 +190,14 @@ def _write_table(table: str) -> None:
 def run(mutant_names: list[str]) -> int:
     """Mutate and test what changed, then re-test the last survivors; print the report."""
     prepare()
+    try:
+        return _with_shared_moto(mutant_names)
+    except KeyboardInterrupt:
+        print("\ninterrupted: results so far are kept; `make mutation` goes on from there", file=sys.stderr)
+        return 130
+
+
+def _with_shared_moto(mutant_names: list[str]) -> int:
     # mutmut's own limit counts CPU seconds, and a mutant that makes a test wait (a longer sleep,
     # a poll that never succeeds) uses none: cap each test's wall time instead. The slowest test
     # takes about 6 s on an idle machine.
@@ -219,7 +227,12 @@ def _run(mutant_names: list[str]) -> int:
 
 
 def _mutmut(*argv: str) -> int:
-    return subprocess.run(argv, cwd=WORKDIR, check=False).returncode  # noqa: S603 - our own venv's mutmut
+    proc = subprocess.Popen(argv, cwd=WORKDIR)  # noqa: S603 - our own venv's mutmut
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.wait()  # Ctrl-C reached mutmut too: let it stop its workers and save what they found
+        raise
 
 
 def main(argv: list[str] | None = None) -> int:
