@@ -5,7 +5,7 @@ only ``mutants/``, ``mutants/src`` and ``mutants/source`` on ``sys.path``; the p
 ``layers/``. So mutmut runs in ``.mutation/``, a folder of links (``src`` -> ``layers``, ``tests``,
 ``pyproject.toml`` and the data files the tests read) whose ``mutants/`` it owns. Results are kept
 there between runs: mutmut re-tests only functions whose source changed, and this script re-tests
-the survivors of the last run, so a test added to kill one gets its credit on the next run.
+the survivors that new or changed tests reach, so a test added to kill one gets its credit.
 
     python scripts/mutation.py run [MUTANT_GLOB ...]   # mutate, test, print scores and survivors
     python scripts/mutation.py report [--docs]         # print (or write into docs/testing.md)
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import fnmatch
+import hashlib
 import json
 import os
 import re
@@ -32,6 +33,8 @@ WORKDIR = ROOT / ".mutation"
 DOC = ROOT / "docs" / "testing.md"
 LINKS = {"src": "layers", "tests": "tests", "pyproject.toml": "pyproject.toml"}
 """Workspace entry -> repository path. The ``also_copy`` paths of [tool.mutmut] are linked too."""
+TEST_HASHES = WORKDIR / "tests.sha256.json"
+"""Digests of the test files at the last complete run: which survivors changed tests may kill."""
 SHARED_MOTO = "LARK_MUTATION_MOTO_ENDPOINT"
 """One moto server for every mutant's test session (``tests/mutation_shared_moto.py``)."""
 TABLE_START = "<!-- mutation-scores:start -->"
@@ -213,17 +216,56 @@ def _run(mutant_names: list[str]) -> int:
     # Most of these tests wait on sockets (moto, the sandbox), so twice as many workers as cores
     # keeps the cores busy; MUTATION_JOBS overrides.
     jobs = os.environ.get("MUTATION_JOBS") or str(2 * (os.cpu_count() or 1))
-    before = {m.name for m in results() if m.status == "survived"}
+    tests_now = _test_hashes()
+    changed = _changed_tests(tests_now)
     code = _mutmut(mutmut, "run", "--max-children", jobs, *mutant_names)
-    # mutmut keeps a verdict until the function's source changes; tests may have changed since.
-    retest = sorted(before & {m.name for m in results() if m.status == "survived"})
-    if not code and retest and not mutant_names:
-        print(f"\nre-testing the {len(retest)} survivor(s) of the previous run")
+    # mutmut keeps a verdict until the function's source changes: a survivor whose tests changed
+    # since the last run is tested again, so a test written to kill it gets its credit.
+    retest = _survivors_reached_by(changed) if not mutant_names else []
+    if not code and retest:
+        print(f"\nre-testing {len(retest)} survivor(s) that changed tests reach")
         code = _mutmut(mutmut, "run", "--max-children", jobs, *retest)
     if code:
         return code
+    TEST_HASHES.write_text(json.dumps(tests_now, indent=1, sort_keys=True))
     print(f"\nmutation run took {time.monotonic() - started:.0f} s\n")
     return report(write_docs=False)
+
+
+def _test_hashes() -> dict[str, str]:
+    return {
+        str(path.relative_to(ROOT)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted((ROOT / "tests").rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts
+    }
+
+
+def _changed_tests(now: dict[str, str]) -> set[str] | None:
+    """Test files new or changed since the last complete run; None when anything may have changed
+    (no record yet, or a shared file such as a conftest, fixture or stand-in changed)."""
+    if not TEST_HASHES.exists():
+        return None
+    before: dict[str, str] = json.loads(TEST_HASHES.read_text())
+    changed = {path for path, digest in now.items() if before.get(path) != digest}
+    if any(not Path(path).name.startswith("test_") for path in changed):
+        return None
+    return changed
+
+
+def _survivors_reached_by(changed: set[str] | None) -> list[str]:
+    survivors = [m.name for m in results() if m.status == "survived"]
+    if changed is None:
+        return survivors
+    stats = json.loads((WORKDIR / "mutants" / "mutmut-stats.json").read_text())
+    tests_by_function: dict[str, list[str]] = stats["tests_by_mangled_function_name"]
+    return [
+        name
+        for name in survivors
+        if any(
+            test.split("::")[0] in changed
+            for test in tests_by_function.get(name.partition("__mutmut_")[0], [])
+        )
+    ]
 
 
 def _mutmut(*argv: str) -> int:
