@@ -149,7 +149,7 @@ def score_table(mutants: list[Mutant]) -> str:
 def _row(label: str, counts: Counter[str]) -> str:
     mutants = sum(v for k, v in counts.items() if k != "equivalent")
     killed = counts["killed"] + counts["timeout"]
-    tested = mutants - counts["skipped"] - counts["not checked"]
+    tested = mutants - counts["skipped"] - counts["not checked"] - counts["equivalent"]
     score = f"{100 * killed / tested:.1f} %" if tested else "-"
     survived = f"{counts['survived']} ({counts['equivalent']})"
     return f"| {label} | {mutants} | {killed} | {survived} | {counts['no tests']} | {score} |"
