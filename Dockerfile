@@ -1,29 +1,32 @@
-# syntax=docker/dockerfile:1
 # One image definition for every Lambda function; the build argument FUNCTION picks which
 # (webhook, worker or token_refresh), as template.yaml's DockerBuildArgs do.
 #
-# python:3.12-slim plus awslambdaric instead of the AWS Lambda base image: that base alone would
-# take most of the 500 MiB budget. CI pins the base by digest with
-#   --build-arg PYTHON_IMAGE=python:3.12-slim@sha256:<digest>
-# (see docs/deploy.md); the tag below is the default for local builds.
+# python:3.12-slim plus awslambdaric instead of the AWS Lambda base image, which alone would be
+# larger than a whole image here. It builds offline from two mirrors, given as build arguments:
+#   PYTHON_IMAGE   the base image (CI pins it by digest: python:3.12-slim@sha256:<digest>, or a
+#                  registry mirror's copy of it)
+#   PIP_INDEX_URL  a Python package index (a mirror, or a local one on loopback)
+# Nothing else is fetched: no BuildKit frontend (no syntax directive), no other image.
 ARG PYTHON_IMAGE=python:3.12-slim
 
-# --- builder: resolve and precompile; nothing from this stage runs in Lambda -------------------
+# --- builder: resolve, trim and precompile; nothing from this stage runs in Lambda ------------
 FROM ${PYTHON_IMAGE} AS builder
 ARG FUNCTION
+ARG PIP_INDEX_URL=https://pypi.org/simple
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /build
 RUN test -n "${FUNCTION}" \
     || { echo "build with --build-arg FUNCTION=webhook|worker|token_refresh" >&2; exit 1; }
+COPY scripts/image_trim.py image_trim.py
 # Dependencies first: this layer only changes when the function's requirements do. Wheels only,
-# so the image never needs a compiler. Console scripts never run in Lambda and botocore's API
-# examples only feed documentation: both go (scripts/image_budget.py DEPENDENCY_TRIMS, offline).
+# so the image never needs a compiler. Then the trim: tests, scripts, API examples, and every
+# botocore service model the function does not call (its requirements' "# aws-services:" line).
 COPY functions/${FUNCTION}/requirements.txt requirements.txt
-RUN python -m pip install --no-compile --only-binary=:all: --target /opt/deps -r requirements.txt \
-    && rm -rf /opt/deps/bin \
-    && find /opt/deps/botocore/data -name examples-1.json -delete
+RUN python -m pip install --index-url "${PIP_INDEX_URL}" --no-compile --only-binary=:all: \
+        --target /opt/deps -r requirements.txt \
+    && python image_trim.py deps /opt/deps --requirements requirements.txt
 COPY layers/lark_service/ /var/task/lark_service/
 COPY functions/${FUNCTION}/ /var/task/
 # Bytecode for the runtime's own Python (a cold start without .pyc imports about twice as slowly).
@@ -32,19 +35,32 @@ COPY functions/${FUNCTION}/ /var/task/
 RUN rm -f /var/task/requirements.txt \
     && python -m compileall -q -j 0 --invalidation-mode unchecked-hash /opt/deps /var/task
 
-# --- runtime: the base, the dependencies, the code ---------------------------------------------
-FROM ${PYTHON_IMAGE}
+# --- base: the Python image without what Lambda never runs, its standard library precompiled ----
+FROM ${PYTHON_IMAGE} AS base
+COPY scripts/image_trim.py /tmp/image_trim.py
+RUN python /tmp/image_trim.py base / \
+    && rm /tmp/image_trim.py \
+    && python -m compileall -q -j 0 --invalidation-mode unchecked-hash \
+        "$(python -c 'import sysconfig; print(sysconfig.get_path("stdlib"))')"
+
+# --- runtime: the trimmed base as one layer (deleting in a later layer would free nothing), then
+# the dependencies and the code. No USER: Lambda runs every image as its own non-root user
+# whatever the image says, and SAM CLI's rebuild for `sam local invoke` (FROM this image, ADD the
+# emulator, RUN mv/chmod) needs the image's last user to be root (aws/aws-sam-cli#3891).
+FROM scratch
 ARG FUNCTION
-ENV PYTHONPATH=/opt/deps \
+# hadolint ignore=DL3067
+COPY --from=base / /
+ENV PATH=/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin \
+    LANG=C.UTF-8 \
+    PYTHONPATH=/opt/deps \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     LAMBDA_TASK_ROOT=/var/task \
     LARK_FUNCTION=${FUNCTION}
-RUN useradd --system --no-log-init --no-create-home --uid 10001 --shell /usr/sbin/nologin lambda
 COPY --from=builder /opt/deps /opt/deps
 COPY --from=builder /var/task /var/task
 WORKDIR /var/task
-USER 10001
 # Lambda (and SAM's or the standalone runtime interface emulator) runs ENTRYPOINT + CMD.
 ENTRYPOINT ["/usr/local/bin/python", "-m", "awslambdaric"]
 CMD ["app.handler"]

@@ -7,9 +7,13 @@ does not pay for the local runner and vice versa. A module provides ``add_argume
 
 from __future__ import annotations
 
+import sys
+
+if sys.version_info < (3, 11):  # noqa: UP036 - the one place that must run on older Pythons
+    sys.exit(f"lark-service needs Python 3.11 or newer; this is {sys.version.split()[0]} ({sys.executable})")
+
 import argparse
 import importlib
-import sys
 from collections.abc import Sequence
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -25,7 +29,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
 def _usage() -> str:
     lines = ["usage: lark-service COMMAND [options]", "", "commands:"]
     lines += [f"  {name:<12} {help_text}" for name, (_, help_text) in COMMANDS.items()]
-    lines += ["", "`lark-service COMMAND --help` describes a command's options."]
+    lines += [
+        "",
+        "`lark-service COMMAND --help` describes a command's options; --version prints the version.",
+    ]
     return "\n".join(lines)
 
 
@@ -34,6 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args or args[0] in ("-h", "--help"):
         print(_usage())
         return 0 if args else 2
+    if args[0] == "--version":
+        from importlib.metadata import version  # noqa: PLC0415
+
+        print(f"lark-service {version('lark-service')}")
+        return 0
     name, rest = args[0], args[1:]
     if name not in COMMANDS:
         print(

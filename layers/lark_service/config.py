@@ -33,15 +33,26 @@ class Settings(BaseModel):
     verification_token: SecretStr | None = Field(None, alias="LARK_VERIFICATION_TOKEN")
     app_type: Literal["self_built", "marketplace"] = Field("self_built", alias="LARK_APP_TYPE")
     base_url: str = Field(DEFAULT_BASE_URL, alias="LARK_BASE_URL")
+    # The demo bot and card (handlers/demo/): off unless asked for, so production's message
+    # events belong to the app's own handlers.
+    demo_handlers: bool = Field(False, alias="LARK_DEMO_HANDLERS")
 
     events_queue_url: str | None = Field(None, alias="EVENTS_QUEUE_URL")
     idempotency_table: str | None = Field(None, alias="IDEMPOTENCY_TABLE")
     token_table: str | None = Field(None, alias="TOKEN_TABLE")
 
+    # The webhook's fields.
     max_body_bytes: int = Field(1024 * 1024, alias="LARK_MAX_BODY_BYTES", gt=0)
-    # Lark retries for about 7 h; a day of de-duplication covers every retry, and requests older
-    # than this are refused as replays, so the two windows must be the same number.
+    # Lark retries for about 7 h; a day covers every retry. It is the accepted age of a push
+    # (older ones are refused as replays) and the de-duplication record outlives the push's
+    # timestamp by as much, so a replay the age check accepts always meets its record.
     dedupe_ttl_seconds: int = Field(DAY_SECONDS, alias="LARK_DEDUPE_TTL_SECONDS", ge=DAY_SECONDS)
+    # How long a claim stays IN_PROGRESS before another delivery may take it over: longer than
+    # the webhook's timeout, shorter than Lark's first retry. Drills shorten it.
+    dedupe_lease_seconds: float = Field(10.0, alias="LARK_DEDUPE_LEASE_SECONDS", gt=0, le=60)
+    # Without an Encrypt Key pushes carry no signature: the webhook refuses to start unless this
+    # says the operator chose that on purpose.
+    allow_plaintext: bool = Field(False, alias="LARK_ALLOW_PLAINTEXT")
 
     @field_validator("base_url")
     @classmethod
@@ -75,11 +86,16 @@ _SECRET_FIELDS = {
 
 
 def _from_secret(secret_id: str) -> dict[str, str]:
-    """Read the app's credentials from Secrets Manager (imported lazily: boto3 is not free)."""
-    import boto3  # noqa: PLC0415
+    """Read the app's credentials from Secrets Manager.
+
+    Every deployed function starts here (the template always sets ``LARK_SECRET_ID``), so the
+    client is the project's one botocore factory: boto3 would add its own import to every cold
+    start, and a second session would load the endpoint data twice.
+    """
+    from lark_service.stores.aws import client  # noqa: PLC0415 - botocore only when a secret is read
 
     try:
-        raw = boto3.client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
+        raw = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
         doc = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"LARK_SECRET_ID: secret {secret_id!r} is not a JSON object") from exc

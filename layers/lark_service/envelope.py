@@ -31,7 +31,9 @@ class Envelope:
         return inner if isinstance(inner, dict) else self.body
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), separators=(",", ":"), ensure_ascii=False)
+        """ASCII JSON: lossless for any string Lark sends (lone surrogates and U+FFFE included, as
+        escapes), and always inside SQS's allowed characters (#x9 #xA #xD #x20-#xD7FF ...)."""
+        return json.dumps(asdict(self), separators=(",", ":"))
 
     @classmethod
     def from_json(cls, raw: str) -> Envelope:

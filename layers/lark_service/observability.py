@@ -1,18 +1,28 @@
-"""Logger and metrics, one of each per process.
+"""Logger, metrics and tracer, one of each per process.
 
 Powertools is the only observability import on the Lambda path; the EMF it prints on stdout is
 what CloudWatch (in AWS) or the local receiver (on a laptop) turns into metrics.
+
+The tracer is created on first use, not at import: Powertools' ``Tracer`` loads the X-Ray SDK,
+which costs 230-270 ms at a cold start (130-160 ms even after boto3; ``bench/tracer_import.py``).
+The worker and the token refresh take that at init; the webhook never does, because everything
+it runs comes before Lark's ack. Lambda's active tracing still records the webhook's invocation.
 """
 
 from __future__ import annotations
 
+import functools
 import warnings
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from lark_service.metrics.catalog import BY_EMF_NAME, NAMESPACE
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 logger = Logger()
 metrics = Metrics(namespace=NAMESPACE)
@@ -38,6 +48,21 @@ def emit(name: str, value: float = 1.0, **dimensions: str) -> None:
             metric.add_dimension(name=key, value=dimensions[key] or "none")
 
 
+Handler = TypeVar("Handler", bound=Callable[[Any, Any], Any])
+
+
+def log_lambda_context(handler: Handler) -> Handler:
+    """Powertools' ``inject_lambda_context`` (request id, function name, cold start on every log
+    line), for handlers that are also called without a context (tests, in-process callers)."""
+    injected = logger.inject_lambda_context(clear_state=True)(handler)
+
+    @functools.wraps(handler)
+    def wrapper(event: Any, context: Any) -> Any:
+        return injected(event, context) if context is not None else handler(event, context)
+
+    return wrapper  # type: ignore[return-value]
+
+
 _cold = True
 
 
@@ -51,3 +76,28 @@ def count_cold_start(context: Any, fallback_name: str) -> None:
     if _cold:
         _cold = False
         emit("ColdStart", function_name=getattr(context, "function_name", None) or fallback_name)
+
+
+_tracer: Tracer | None = None
+
+
+def tracer() -> Tracer:
+    """The process's Powertools tracer (X-Ray), created on first call; never call it before an ack."""
+    global _tracer  # noqa: PLW0603 - one tracer a process
+    if _tracer is None:
+        from aws_lambda_powertools import Tracer  # noqa: PLC0415 - 230-270 ms: see the module docstring
+
+        _tracer = Tracer()
+    return _tracer
+
+
+def annotate(**annotations: str | bool) -> None:
+    """Put searchable X-Ray annotations on the current (sub)segment, when this process traces.
+
+    A no-op where no tracer was created (the webhook, tests), so domain code may call it freely.
+    Keys follow X-Ray's rule (letters, digits, underscores); values never carry secrets.
+    """
+    if _tracer is None:
+        return
+    for key, value in annotations.items():
+        _tracer.put_annotation(key=key, value=value)

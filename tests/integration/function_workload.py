@@ -11,7 +11,8 @@ by a function because something really happened to it:
   (bad signature, wrong verification token, a replayed old timestamp);
 * a second webhook instance whose queue is gone, so its pushes are answered 503;
 * the worker replying to messages through the sandbox, sometimes rate-limited (429 with a short
-  ``x-ogw-ratelimit-reset``) or failed (500), and a poison message whose reply always fails
+  ``x-ogw-ratelimit-reset`` waited out, or a long one that puts the event back on the queue with a
+  delay) or failed (500), and a poison message whose reply always fails
   until SQS moves it to the dead-letter queue after ``REDRIVE_LIMIT`` receives;
 * token refreshes, one retried after a 500 and a rate limit, one that gives up;
 * a cold start of every function (two of the webhook: each instance has its own).
@@ -50,13 +51,16 @@ APP_TOKEN_PATH = "/open-apis/auth/v3/app_access_token/internal"
 STALE_SECONDS = 2 * 24 * 3600
 """Older than the webhook's replay window (one day by default)."""
 
+MAX_WAIT_SECONDS = 3
+"""The worker's in-process rate-limit wait; a longer reset puts the event back on the queue."""
+
 FAST = {
     # Short waits so retries and rate limits take a fraction of a second, not minutes.
     "LARK_HTTP_TIMEOUT_SECONDS": "2",
     "LARK_TOKEN_RETRY_BASE_SECONDS": "0.05",
     "LARK_TOKEN_RETRY_CAP_SECONDS": "0.2",
     "LARK_TOKEN_RETRY_ATTEMPTS": str(TOKEN_ATTEMPTS),
-    "LARK_RATE_LIMIT_MAX_WAIT_SECONDS": "3",
+    "LARK_RATE_LIMIT_MAX_WAIT_SECONDS": str(MAX_WAIT_SECONDS),
     "LARK_WORKER_MAX_RECEIVE_COUNT": str(REDRIVE_LIMIT),
 }
 
@@ -64,9 +68,23 @@ FAST = {
 class FunctionsWorkload:
     """Start with ``start()``, stop with ``stop()``; ``errors`` holds anything that went wrong."""
 
-    def __init__(self, stack: Stack, on_emf: Callable[[str], None], *, pause: float = 0.5) -> None:
+    def __init__(
+        self,
+        stack: Stack,
+        on_emf: Callable[[str], None],
+        *,
+        pause: float = 0.5,
+        faults: bool = True,
+        bad_signatures: int = 1,
+        unavailable: int = 1,
+    ) -> None:
         self.stack = stack
         self.pause = pause
+        self.faults = faults
+        """Off: only what a healthy stack sees (valid pushes, duplicates, replies, refreshes)."""
+        self.bad_signatures = bad_signatures
+        self.unavailable = unavailable
+        """Pushes per round to the webhook whose queue is gone (each answered 503)."""
         self.errors: list[str] = []
         self.rounds = 0
         self.emf_names: set[str] = set()
@@ -85,7 +103,11 @@ class FunctionsWorkload:
             encrypt_key=env["LARK_ENCRYPT_KEY"],
             app_id=env["LARK_APP_ID"],
         )
-        state = SandboxState([SandboxApp(env["LARK_APP_ID"], env["LARK_APP_SECRET"])])
+        # The pushes come from lark_service.local.samples, never through the sandbox: replies to them
+        # land in the samples' chat.
+        state = SandboxState(
+            [SandboxApp(env["LARK_APP_ID"], env["LARK_APP_SECRET"])], unseen_messages_chat="oc_local_chat"
+        )
         self.sandbox = SandboxServer(state).start()
         self._stops.append(self.sandbox.stop)
         try:
@@ -159,6 +181,10 @@ class FunctionsWorkload:
 
     # --- one round -------------------------------------------------------------------------
     def _round(self, index: int) -> None:
+        if not self.faults:
+            self._webhook_traffic(index)
+            self._refresh(expect_ok=True)
+            return
         if index in POISON_ROUNDS:
             poison = f"poison{index}{uuid.uuid4().hex}"
             self.lark.add_fault(reply_path(poison), "server_error", None)  # Lark refuses it for good
@@ -178,10 +204,12 @@ class FunctionsWorkload:
 
     def _webhook_traffic(self, index: int) -> None:
         first, second = uuid.uuid4().hex, uuid.uuid4().hex
-        if index == 0:  # Lark throttles one reply; the worker waits the reset out and retries
+        if index == 0 and self.faults:  # Lark throttles one reply; the worker waits the reset out and retries
             self.lark.add_fault(reply_path(first), "rate_limit", 1, reset=1)
-        if index % 4 == 0:  # now and then a transient 5xx; SQS redelivers the message
+        if index % 4 == 0 and self.faults:  # now and then a transient 5xx; SQS redelivers the message
             self.lark.add_fault(reply_path(second), "server_error", 1)
+        elif index == 1:  # a reset longer than the in-process wait: the worker puts the event back
+            self.lark.add_fault(reply_path(second), "rate_limit", 1, reset=2 * MAX_WAIT_SECONDS)
         headers, body = signed_request("message", self.creds, event_id=first)
         self._post(headers, body, 200)
         self._post(headers, body, 200)  # Lark's redelivery: a duplicate
@@ -191,18 +219,24 @@ class FunctionsWorkload:
         self._push("unknown", 200)
         self._push("message", 200, event_id=second)
         self.messages.extend([(index, first), (index, second)])
-        headers, body = signed_request("message", self.creds)
-        self._post({**headers, "x-lark-signature": "0" * 64}, body, 401)  # bad_signature
-        wrong = Credentials("wrong-token", self.creds.encrypt_key, self.creds.app_id)
-        self._post(*signed_request("message", wrong), 401)  # bad_token
-        self._post(*signed_request("message", self.creds, now=time.time() - STALE_SECONDS), 401)  # stale
+        if self.faults:
+            self._refused()
         health = self.runner.invoke("webhook", function_url_event("GET", "/health", {}, b""))
         self._expect(health, 200, "GET /health")
 
+    def _refused(self) -> None:
+        for _ in range(self.bad_signatures):
+            headers, body = signed_request("message", self.creds)
+            self._post({**headers, "x-lark-signature": "0" * 64}, body, 401)  # bad_signature
+        wrong = Credentials("wrong-token", self.creds.encrypt_key, self.creds.app_id)
+        self._post(*signed_request("message", wrong), 401)  # bad_token
+        self._post(*signed_request("message", self.creds, now=time.time() - STALE_SECONDS), 401)  # stale
+
     def _unavailable_queue(self) -> None:
-        headers, body = signed_request("message", self.creds)
-        answer = self.broken.invoke("webhook", function_url_event("POST", "/lark/events", headers, body))
-        self._expect(answer, 503, "push to the webhook whose queue is gone")
+        for _ in range(self.unavailable):
+            headers, body = signed_request("message", self.creds)
+            answer = self.broken.invoke("webhook", function_url_event("POST", "/lark/events", headers, body))
+            self._expect(answer, 503, "push to the webhook whose queue is gone")
 
     def _push(self, kind: str, status: int, *, event_id: str | None = None) -> None:
         self._post(*signed_request(kind, self.creds, event_id=event_id), status)

@@ -120,7 +120,7 @@ def test_invoke_command_prints_output_then_the_result() -> None:
             "--event",
             str(EVENTS / "event_v2_message.json"),
             "--env-vars",
-            str(ROOT / "tests" / "env.json"),
+            str(EVENTS / "env.json"),
             "--local-aws",
         ],
         capture_output=True,
@@ -139,6 +139,8 @@ def test_invoke_command_prints_output_then_the_result() -> None:
 
 def test_invoke_command_reports_configuration_errors() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LARK_")}
+    # The resources are named (else `invoke` asks for --local-aws first): the function's own check speaks.
+    env |= {"IDEMPOTENCY_TABLE": "idempotency", "EVENTS_QUEUE_URL": "http://127.0.0.1:9/000000000000/q"}
     out = subprocess.run(
         [*CLI, "invoke", "webhook", "--event", str(EVENTS / "health.json")],
         capture_output=True,

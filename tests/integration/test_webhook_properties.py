@@ -101,6 +101,7 @@ def test_arbitrary_requests_never_crash_or_5xx(
     assert status in (200, 400, 401, 404, 405, 413)
     if status >= 400:
         assert reply["msg"]
+    assert drain(stack) == []  # nothing here is signed: nothing may be queued
 
 
 @PROPERTY_SETTINGS
@@ -123,6 +124,10 @@ def test_arbitrary_pushes_that_pass_the_crypto_never_crash_or_5xx(
         }
     status, reply = _invoke(app, function_url_event("POST", "/lark/events", headers, body))
     assert status in (200, 400, 401), reply
+    queued = drain(stack)
+    if not (signed and encrypted and (doc.get("schema") == "2.0" or doc.get("type") == "event_callback")):
+        assert queued == []  # only a signed, encrypted event could be queued here
+    assert all(TOKEN not in json.dumps(message) for message in queued)
     if status != 200:
         assert KEY not in reply["msg"]
         assert TOKEN not in reply["msg"]

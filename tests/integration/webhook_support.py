@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -53,3 +56,42 @@ def drain(stack: Stack, queue_url: str | None = None) -> list[dict[str, Any]]:
             out.append(json.loads(message["Body"]))
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return out
+
+
+def push(
+    app: ModuleType, doc: dict[str, Any], *, now: float | None = None, spaced: bool = False
+) -> tuple[int, dict[str, Any]]:
+    """Sign and encrypt ``doc`` with the test oracle (hashlib, not the project's crypto) and post it."""
+    from tests import lark_oracle
+
+    return post(app, *lark_oracle.signed_push(doc, KEY, now=now, spaced=spaced))
+
+
+def record(stack: Stack, event_id: str) -> dict[str, Any] | None:
+    """The webhook's de-duplication record for ``event_id``, read straight from moto."""
+    ddb = boto3.client("dynamodb", endpoint_url=stack.endpoint)
+    item = ddb.get_item(
+        TableName=stack.idempotency_table, Key={"id": {"S": "webhook#" + event_id}}, ConsistentRead=True
+    ).get("Item")
+    return dict(item) if item else None
+
+
+def emf(stdout: str) -> list[dict[str, Any]]:
+    """The EMF documents among a function's output lines."""
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{") and '"_aws"' in line]
+
+
+@contextmanager
+def function_logs() -> Iterator[io.StringIO]:
+    """The Powertools logger's JSON lines; it keeps the stream it found at import, so swap it."""
+    from lark_service.observability import logger
+
+    handler = logger.registered_handler
+    lines = io.StringIO()
+    # Assigned, not setStream(): that flushes the old stream, which may be an earlier test's
+    # closed capture.
+    previous, handler.stream = handler.stream, lines
+    try:
+        yield lines
+    finally:
+        handler.stream = previous

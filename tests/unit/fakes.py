@@ -5,27 +5,45 @@ from __future__ import annotations
 from typing import Any
 
 from lark_service.stores import DependencyError
+from lark_service.stores.dedupe import Claim
 
 
 class MemoryDedupe:
-    def __init__(self) -> None:
-        self.records: dict[str, str] = {}
+    """``DynamoDedupeStore``'s contract in memory: claim ids, leases and expiry on a clock."""
+
+    def __init__(self, clock: Any = None, lease_seconds: float = 10.0) -> None:
+        import time
+
+        self.clock = clock or time.time
+        self.lease = lease_seconds
+        # key -> (status, claim id, lease end, expiration)
+        self.items: dict[str, tuple[str, str, float, float]] = {}
         self.fail = False
 
-    def claim(self, key: str) -> bool:
+    @property
+    def records(self) -> dict[str, str]:
+        return {key: item[0] for key, item in self.items.items()}
+
+    def claim(self, key: str, claim_id: str, expires_at: float) -> Claim:
         if self.fail:
             raise DependencyError("DynamoDB PutItem failed (ServiceUnavailable)")
-        if key in self.records:
-            return False
-        self.records[key] = "IN_PROGRESS"
-        return True
+        now = self.clock()
+        old = self.items.get(key)
+        if old is None or old[3] < now or (old[0] == "IN_PROGRESS" and old[2] < now):
+            self.items[key] = ("IN_PROGRESS", claim_id, now + self.lease, expires_at)
+            return Claim.CLAIMED
+        if old[1] == claim_id:
+            return Claim.CLAIMED
+        return Claim.DUPLICATE if old[0] == "COMPLETED" else Claim.BUSY
 
-    def confirm(self, key: str) -> None:
-        self.records[key] = "COMPLETED"
+    def confirm(self, key: str, claim_id: str) -> None:
+        _, owner, lease, expires = self.items[key]
+        self.items[key] = ("COMPLETED", owner, lease, expires)
 
-    def release(self, key: str) -> None:
-        if self.records.get(key) == "IN_PROGRESS":
-            del self.records[key]
+    def release(self, key: str, claim_id: str) -> None:
+        item = self.items.get(key)
+        if item and item[0] == "IN_PROGRESS" and item[1] == claim_id:
+            del self.items[key]
 
     def check(self) -> None:
         if self.fail:

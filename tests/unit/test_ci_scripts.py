@@ -1,5 +1,7 @@
-"""The helpers CI runs: the emulator smoke verdicts, samconfig's deploy parameters, the workflow's
-own rules (pinned actions, least privilege, deploy only from main)."""
+"""The helpers CI runs and the rules its files keep: the emulator smoke verdicts, one deploy
+command per stage, image pinning by digest, the workflows' own rules (pinned actions, least
+privilege, stages chained in their environments, deploy only from main), and every variable the
+functions read declared in the template."""
 
 from __future__ import annotations
 
@@ -7,17 +9,26 @@ import json
 import re
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
-from scripts import image_smoke, samconfig_env
+from scripts import image_smoke, pin_images
 from tests.conftest import EVENTS, ROOT
 
 CHALLENGE_EVENT = {"body": json.dumps({"challenge": "c-123", "token": "t", "type": "url_verification"})}
-SECRET = "arn:aws:secretsmanager:us-east-1:123456789012:secret:lark-service-AbCdEf"
 SAMCONFIG = tomllib.loads((ROOT / "samconfig.toml").read_text())
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+DEPLOY = yaml.safe_load((ROOT / ".github" / "workflows" / "deploy.yml").read_text())
+
+
+class _CloudFormation(yaml.SafeLoader):
+    """template.yaml with its short-form intrinsics (!Ref, !Sub ...) read as None."""
+
+
+_CloudFormation.add_multi_constructor("!", lambda loader, suffix, node: None)
+TEMPLATE = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormation)
 
 
 # --- emulator smoke verdicts ---------------------------------------------------------------------
@@ -76,54 +87,91 @@ def test_smoke_events_are_json(name: str) -> None:
     assert json.loads((EVENTS / name).read_text())
 
 
-# --- samconfig -----------------------------------------------------------------------------------
+# --- samconfig: one command per stage --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("env", ["dev", "staging", "prod"])
-def test_parameter_overrides_add_the_secret_to_the_environments_own(env: str) -> None:
-    overrides = samconfig_env.parameter_overrides(SAMCONFIG, env, SECRET)
-    assert overrides.startswith(f"Stage={env} ")
-    assert overrides.endswith(f" LarkSecretArn={SECRET}")
-    assert samconfig_env.stack_name(SAMCONFIG, env) == f"lark-service-{env}"
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_each_stage_deploys_with_its_config_env_alone(stage: str) -> None:
+    """`sam deploy --config-env <stage>` needs nothing more: no secret ARN, a stage-named stack."""
+    section = SAMCONFIG[stage]["deploy"]["parameters"]
+    assert section["stack_name"] == f"lark-service-{stage}"  # deploy.yml's smoke test reads this name
+    overrides = section["parameter_overrides"]
+    assert overrides.startswith(f"Stage={stage} ")
+    assert "LarkSecret" not in overrides  # the template derives lark-service/<stage>
+    assert "Architecture=" not in overrides  # deploy.yml pins the digest of the default architecture
+
+
+def test_local_invoke_reads_the_one_env_file() -> None:
+    assert SAMCONFIG["default"]["local_invoke"]["parameters"]["env_vars"] == "tests/events/env.json"
+    assert (EVENTS / "env.json").is_file()
+
+
+def test_every_physical_name_carries_the_stage() -> None:
+    resources = TEMPLATE["Resources"]
+    named = {
+        "IdempotencyTable": ("TableName",),
+        "TokenTable": ("TableName",),
+        "EventsQueue": ("QueueName",),
+        "EventsDeadLetterQueue": ("QueueName",),
+        "WebhookFunction": ("FunctionName",),
+        "WorkerFunction": ("FunctionName",),
+        "TokenRefreshFunction": ("FunctionName",),
+    }
+    text = (ROOT / "template.yaml").read_text()
+    for logical_id, keys in named.items():
+        for key in keys:
+            block = text.split(f"  {logical_id}:\n", 1)[1].split("\n  # ---", 1)[0]
+            assert f"{key}: !Sub lark-service-${{Stage}}-" in block, f"{logical_id}.{key} lacks the stage"
+    schedule = resources["TokenRefreshFunction"]["Properties"]["Events"]["Schedule"]["Properties"]
+    assert "Name" in schedule  # SAM would name it TokenRefreshFunctionSchedule in every stage
+    assert "Name: !Sub lark-service-${Stage}-token-refresh" in text
+
+
+# --- pinning the tested images ---------------------------------------------------------------------
+
+DIGEST = "sha256:" + "ab" * 32
+REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/lark-service-dev"
+FUNCTIONS = ("WebhookFunction", "WorkerFunction", "TokenRefreshFunction", "AlertNotifierFunction")
+
+
+def _template() -> dict[str, Any]:
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormation)  # type: ignore[no-any-return]
+
+
+def test_pin_sets_every_image_function_to_its_digest() -> None:
+    images = {name: f"{REPO}@{DIGEST}" for name in FUNCTIONS}
+    resources = pin_images.pin(_template(), images)["Resources"]
+    for name, uri in images.items():
+        assert resources[name]["Properties"]["ImageUri"] == uri
 
 
 @pytest.mark.parametrize(
-    ("secret", "fragment"),
+    ("images", "fragment"),
     [
-        (None, "LARK_SECRET_ARN is not set"),
-        ("", "is not set"),
-        ("my-secret", "not a Secrets Manager secret ARN"),
+        ({"WebhookFunction": f"{REPO}@{DIGEST}"}, "need exactly one image for each of"),
+        ({n: f"{REPO}:latest" for n in FUNCTIONS}, "not an ECR image pinned by digest"),
+        ({n: f"ghcr.io/o/r@{DIGEST}" for n in FUNCTIONS}, "not an ECR image pinned by digest"),
     ],
 )
-def test_missing_or_malformed_secret_is_named(secret: str | None, fragment: str) -> None:
-    with pytest.raises(samconfig_env.ConfigEnvError, match=fragment):
-        samconfig_env.parameter_overrides(SAMCONFIG, "dev", secret)
+def test_pin_refuses_what_lambda_cannot_run_by_digest(images: dict[str, str], fragment: str) -> None:
+    with pytest.raises(pin_images.PinError, match=fragment):
+        pin_images.pin(_template(), images)
 
 
-def test_unknown_environment_lists_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
-    assert samconfig_env.main(["stack-name", "qa"], {}) == 1
-    err = capsys.readouterr().err
-    assert "[qa.deploy.parameters]" in err
-    assert "dev, prod, staging" in err
+def test_deploy_pins_the_templates_default_architecture() -> None:
+    """Lambda runs a single-architecture image, not an index: deploy.yml picks that manifest."""
+    docker_name = {"arm64": "arm64", "x86_64": "amd64"}
+    default = TEMPLATE["Parameters"]["Architecture"]["Default"]
+    assert default == "arm64"
+    assert DEPLOY["jobs"]["deploy"]["env"]["IMAGE_ARCH"] == docker_name[default]
 
 
-def test_command_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert samconfig_env.main(["parameter-overrides", "prod"], {"LARK_SECRET_ARN": SECRET}) == 0
-    assert "LogRetentionDays=90" in capsys.readouterr().out
-    assert samconfig_env.main(["bogus"], {}) == 2
-
-
-def test_samconfig_never_hard_codes_the_secret() -> None:
-    config = {"dev": {"deploy": {"parameters": {"parameter_overrides": f"Stage=dev LarkSecretArn={SECRET}"}}}}
-    with pytest.raises(samconfig_env.ConfigEnvError, match="must not hard-code"):
-        samconfig_env.parameter_overrides(config, "dev", SECRET)
-
-
-# --- the workflow's own rules --------------------------------------------------------------------
+# --- the workflows' own rules ----------------------------------------------------------------------
 
 
 def _steps() -> list[dict[str, object]]:
-    return [step for job in WORKFLOW["jobs"].values() for step in job["steps"]]
+    jobs = [*WORKFLOW["jobs"].values(), *DEPLOY["jobs"].values()]
+    return [step for job in jobs for step in job.get("steps", [])]
 
 
 def test_every_action_is_pinned_by_commit_sha() -> None:
@@ -135,49 +183,89 @@ def test_every_action_is_pinned_by_commit_sha() -> None:
 
 def test_least_privilege_and_oidc_only_for_deploy() -> None:
     assert WORKFLOW["permissions"] == {"contents": "read"}
-    deploy = WORKFLOW["jobs"]["deploy"]
-    assert deploy["permissions"] == {"contents": "read", "id-token": "write"}
+    assert DEPLOY["permissions"] == {"contents": "read"}
+    assert DEPLOY["jobs"]["deploy"]["permissions"] == {"contents": "read", "id-token": "write"}
     for name, job in WORKFLOW["jobs"].items():
-        if name != "deploy":
+        if name.startswith("deploy-"):
+            assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        else:
             assert "permissions" not in job, f"{name} must inherit the read-only default"
 
 
-def test_jobs_chain_and_deploy_only_from_main() -> None:
+def test_stages_are_chained_jobs_in_their_environments_and_only_main_deploys() -> None:
     jobs = WORKFLOW["jobs"]
     assert jobs["build"]["needs"] == "verify"
-    assert set(jobs["deploy"]["needs"]) == {"verify", "build"}
-    assert jobs["deploy"]["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
-    assert jobs["deploy"]["strategy"]["matrix"]["stage"] == ["dev", "staging", "prod"]
-    assert set(jobs["deploy"]["strategy"]["matrix"]["stage"]) <= set(SAMCONFIG)
+    chain = [("deploy-dev", "build"), ("deploy-staging", "deploy-dev"), ("deploy-prod", "deploy-staging")]
+    for job, needs in chain:
+        assert jobs[job]["needs"] == needs
+        assert jobs[job]["uses"] == "./.github/workflows/deploy.yml"
+        assert jobs[job]["with"] == {"stage": job.removeprefix("deploy-")}
+        assert job.removeprefix("deploy-") in SAMCONFIG
+    assert jobs["deploy-dev"]["if"] == "github.event_name == 'push' && github.ref == 'refs/heads/main'"
+    deploy = DEPLOY["jobs"]["deploy"]
+    # The job's environment makes the OIDC subject repo:O/R:environment:<stage> and gates prod.
+    assert deploy["environment"]["name"] == "${{ inputs.stage }}"
+    assert deploy["concurrency"]["cancel-in-progress"] is False
     assert "concurrency" in WORKFLOW
-    assert jobs["deploy"]["concurrency"]["cancel-in-progress"] is False
 
 
-def test_workflow_runs_the_gate_on_every_function_image() -> None:
+def test_deploy_ships_the_tested_archives_and_never_rebuilds() -> None:
+    build = (ROOT / ".github" / "workflows" / "ci.yml").read_text().split("  build:", 1)[1]
+    deploy = (ROOT / ".github" / "workflows" / "deploy.yml").read_text()
+    for name in ("webhook", "worker", "token-refresh"):
+        assert f"outputs: type=oci,dest=images/{name}.tar" in build
+        assert f"lark-service:{name}" in build.split("Size gate", 1)[1].split("Install SAM CLI", 1)[0]
+        assert f"python3 scripts/image_smoke.py lark-service:{name}" in build
+    assert build.count("platforms: linux/arm64,linux/amd64") == len(FUNCTIONS)
+    assert "sam build" not in deploy
+    assert "docker build" not in deploy
+    assert "skopeo copy --all --preserve-digests" in deploy
+    assert 'sam deploy --config-env "$STAGE"' in deploy
+    assert "scripts/pin_images.py" in deploy
+
+
+def test_every_x86_64_image_is_smoke_tested_after_sams_rebuild_step() -> None:
     text = (ROOT / ".github" / "workflows" / "ci.yml").read_text()
-    for tag in ("webhook", "worker", "token-refresh"):
-        assert f"tags: lark-service:{tag}" in text
-        assert f"lark-service:{tag}" in text.split("Size gate", 1)[1].split("Install SAM CLI", 1)[0]
-        assert f"python3 scripts/image_smoke.py lark-service:{tag}" in text
-    assert "--expect challenge" in text
+    for name in ("webhook", "worker", "token-refresh"):
+        command = text.split(f"python3 scripts/image_smoke.py lark-service:{name} ", 1)[1].split("\n", 1)[0]
+        assert "--sam-rebuild" in command
 
 
 def test_sam_local_invoke_can_set_every_lark_variable_the_smoke_env_sets() -> None:
     """`sam local invoke --env-vars` only sets variables the template declares for the function."""
-
-    class _CloudFormation(yaml.SafeLoader):
-        pass
-
-    _CloudFormation.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=_CloudFormation)
-    globals_env = set(template["Globals"]["Function"]["Environment"]["Variables"])
+    globals_env = set(TEMPLATE["Globals"]["Function"]["Environment"]["Variables"])
     smoke = json.loads((EVENTS / "smoke_env.json").read_text())
     for logical_id, variables in smoke.items():
         function_env = (
-            template["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
+            TEMPLATE["Resources"][logical_id]["Properties"].get("Environment", {}).get("Variables", {})
         )
         declared = globals_env | set(function_env)
         needed = {
             name for name in variables if name.startswith("LARK_") or name.endswith(("_TABLE", "_QUEUE_URL"))
         }
         assert needed <= declared, f"{logical_id}: {sorted(needed - declared)} not declared in template.yaml"
+
+
+def _read_variables() -> dict[str, object]:
+    """Every environment variable the functions read, with the code's default (the settings models)."""
+    from lark_service.config import Settings
+    from lark_service.tokens.tuning import TokenTuning
+    from lark_service.worker.tuning import WorkerTuning
+
+    found: dict[str, object] = {"LARK_SECRET_ID": None, "AWS_ENDPOINT_URL": None}
+    for model in (Settings, TokenTuning, WorkerTuning):
+        for field in model.model_fields.values():
+            assert field.alias, f"{model.__name__}: every setting is read from a named variable"
+            found[field.alias] = field.default
+    return found
+
+
+def test_every_variable_the_functions_read_is_declared_with_the_codes_default() -> None:
+    """Undeclared variables never reach a function under `sam local invoke` (docs/deployment.md)."""
+    declared = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]
+    for name, default in _read_variables().items():
+        assert name in declared, f"{name} is read by the functions but not declared in template.yaml"
+        if isinstance(default, (int, float)) and not isinstance(default, bool):
+            assert float(declared[name]) == float(default), (
+                f"{name}: template {declared[name]!r}, code {default!r}"
+            )

@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import re
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from scripts import image_budget
+from scripts import image_budget, image_trim
 from scripts.image_budget import BudgetError, DockerIgnore, Verdict, parse_inspect, parse_size
 from tests.conftest import ROOT
 
@@ -147,6 +148,11 @@ def fake_docker(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return script
 
 
+def test_the_default_budget_is_150_megabytes(fake_docker: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert image_budget.main(["docker", "lark-service:webhook"]) == 1  # 187,342,911 bytes
+    assert "exceeds the budget of 150,000,000 bytes" in capsys.readouterr().out
+
+
 def test_docker_mode_passes_under_budget(fake_docker: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = image_budget.main(["docker", "--budget", "600MiB", "lark-service:webhook", "lark-service:worker"])
     out = capsys.readouterr().out
@@ -157,7 +163,7 @@ def test_docker_mode_passes_under_budget(fake_docker: Path, capsys: pytest.Captu
 def test_docker_mode_fails_the_image_over_budget(
     fake_docker: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = image_budget.main(["docker", "lark-service:webhook", "lark-service:worker"])
+    code = image_budget.main(["docker", "--budget", "500MiB", "lark-service:webhook", "lark-service:worker"])
     out = capsys.readouterr().out
     assert code == 1
     assert "ok   lark-service:webhook" in out
@@ -183,10 +189,19 @@ def test_bad_budget_exits_2_naming_it(fake_docker: Path, capsys: pytest.CaptureF
     assert "'lots'" in capsys.readouterr().err
 
 
-def test_base_check_against_the_declared_size(fake_docker: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    # The fixture's first image (187 MB) is larger than the declared base: the check must fail.
-    assert image_budget.main(["base", "lark-service:webhook"]) == 1
-    assert "raise BASE_IMAGE_BYTES" in capsys.readouterr().out
+def test_base_measure_counts_every_file_but_the_dependencies_and_the_code(tmp_path: Path) -> None:
+    _write(tmp_path / "usr/lib/libc.so", "c" * 700)
+    _write(tmp_path / "etc/passwd", "p" * 30)
+    _write(tmp_path / "opt/deps/botocore/x.py", "d" * 5000)
+    _write(tmp_path / "var/task/app.py", "a" * 900)
+    _write(tmp_path / "proc/cpuinfo", "x" * 400)
+    proc = subprocess.run(
+        [sys.executable, "-c", image_budget.BASE_MEASURE, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert int(proc.stdout) == 730
 
 
 # --- .dockerignore -------------------------------------------------------------------------------
@@ -273,18 +288,51 @@ def test_tree_bytes_sums_files_and_counts_links_as_links(tmp_path: Path) -> None
     assert image_budget.tree_bytes(tmp_path) == 1100 + link_size
 
 
-def test_trim_dependencies_removes_scripts_and_api_examples(tmp_path: Path) -> None:
+def test_trim_dependencies_keeps_only_the_declared_services(tmp_path: Path) -> None:
     _write(tmp_path / "bin/normalizer", "#!/usr/bin/python")
+    _write(tmp_path / "simplejson/tests/test_dump.py", "")
+    _write(tmp_path / "botocore/data/endpoints.json", "{}")
     _write(tmp_path / "botocore/data/sqs/2012-11-05/examples-1.json", "{}")
     _write(tmp_path / "botocore/data/sqs/2012-11-05/service-2.json.gz", "gz")
-    image_budget.trim_dependencies(tmp_path)
+    _write(tmp_path / "botocore/data/ec2/2016-11-15/service-2.json.gz", "gz" * 100)
+    freed = image_trim.trim_dependencies(tmp_path, ["sqs"])
     remaining = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert remaining == ["botocore/data/sqs/2012-11-05/service-2.json.gz"]
+    assert remaining == ["botocore/data/endpoints.json", "botocore/data/sqs/2012-11-05/service-2.json.gz"]
+    assert freed == len("#!/usr/bin/python") + 2 + 200
 
 
-def test_estimate_total_adds_base_dependencies_code_and_user_layer() -> None:
+def test_trim_refuses_a_service_botocore_does_not_have(tmp_path: Path) -> None:
+    _write(tmp_path / "botocore/data/sqs/2012-11-05/service-2.json.gz", "gz")
+    with pytest.raises(ValueError, match="no service model named sns"):
+        image_trim.trim_dependencies(tmp_path, ["sqs", "sns"])
+
+
+def test_base_trim_keeps_the_shell_tools_sam_needs_and_the_package_list(tmp_path: Path) -> None:
+    for kept in ("bin/sh", "usr/bin/mv", "usr/bin/chmod", "var/lib/dpkg/status", "usr/local/bin/python3.12"):
+        _write(tmp_path / kept, "k")
+    for dropped in (
+        "usr/local/lib/python3.12/site-packages/pip/__init__.py",
+        "usr/local/bin/pip3",
+        "usr/local/lib/python3.12/test/test_os.py",
+        "usr/share/doc/bash/copyright",
+        "usr/bin/perl",
+        "var/lib/dpkg/info/bash.list",
+    ):
+        _write(tmp_path / dropped, "d")
+    image_trim.remove(tmp_path, image_trim.BASE_REMOVALS)
+    remaining = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
+    assert remaining == [
+        "bin/sh",
+        "usr/bin/chmod",
+        "usr/bin/mv",
+        "usr/local/bin/python3.12",
+        "var/lib/dpkg/status",
+    ]
+
+
+def test_estimate_total_adds_base_dependencies_and_code() -> None:
     item = image_budget.Estimate("webhook", base=100, dependencies=20, code=3)
-    assert item.total == 123 + image_budget.USER_LAYER_BYTES
+    assert item.total == 123
 
 
 def test_missing_runtime_python_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -306,9 +354,10 @@ def test_dockerfile_copies_what_the_estimate_stages() -> None:
 
 
 def test_dockerfile_trims_what_the_estimate_trims() -> None:
-    assert "rm -rf /opt/deps/bin" in DOCKERFILE
-    assert "find /opt/deps/botocore/data -name examples-1.json -delete" in DOCKERFILE
-    assert image_budget.DEPENDENCY_TRIMS == ("bin", "botocore/data/*/*/examples-1.json")
+    assert "COPY scripts/image_trim.py image_trim.py" in DOCKERFILE
+    assert "python image_trim.py deps /opt/deps --requirements requirements.txt" in DOCKERFILE
+    assert "python /tmp/image_trim.py base /" in DOCKERFILE
+    assert not DockerIgnore.load(ROOT / ".dockerignore").excluded("scripts/image_trim.py")
     assert "rm -f /var/task/requirements.txt" in DOCKERFILE
     assert image_budget.CODE_REMOVED == ("requirements.txt",)
 
@@ -319,15 +368,25 @@ def test_dockerfile_installs_wheels_only_and_precompiles_like_the_estimate() -> 
     assert "compileall -q -j 0 --invalidation-mode unchecked-hash /opt/deps /var/task" in DOCKERFILE
 
 
-def test_dockerfile_final_stage_runs_as_non_root_without_build_tools() -> None:
+def test_dockerfile_final_stage_is_the_trimmed_base_and_root_for_sams_rebuild() -> None:
     stages = re.split(r"^FROM ", DOCKERFILE, flags=re.MULTILINE)
-    assert len(stages) == 3, "a builder and a runtime stage"
-    runtime = stages[2]
+    assert len(stages) == 4, "a builder, a trimmed base and a runtime stage"
+    runtime = stages[3]
+    assert runtime.startswith("scratch\n")
+    assert "COPY --from=base / /" in runtime
     assert "apt-get" not in runtime
     assert "pip install" not in runtime
-    user = re.search(r"^USER (\S+)$", runtime, flags=re.MULTILINE)
-    assert user
-    assert user.group(1) not in ("0", "root")
+    # SAM CLI's rebuild RUNs mv/chmod as the image's last user (aws/aws-sam-cli#3891).
+    assert not re.search(r"^USER ", DOCKERFILE, flags=re.MULTILINE)
     assert 'ENTRYPOINT ["/usr/local/bin/python", "-m", "awslambdaric"]' in runtime
     assert 'CMD ["app.handler"]' in runtime
     assert "ARG PYTHON_IMAGE=python:3.12-slim\n" in DOCKERFILE
+
+
+def test_dockerfile_builds_from_two_mirrors_and_nothing_else() -> None:
+    """Air-gapped builds: the base image and the package index are build arguments."""
+    assert "# syntax" not in DOCKERFILE.lower()
+    assert re.search(r"^ARG PIP_INDEX_URL=", DOCKERFILE, flags=re.MULTILINE)
+    assert '--index-url "${PIP_INDEX_URL}"' in DOCKERFILE
+    froms = re.findall(r"^FROM (\S+)", DOCKERFILE, flags=re.MULTILINE)
+    assert set(froms) == {"${PYTHON_IMAGE}", "scratch"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lark_service.handlers.demo_bot import reply_text
+from lark_service.handlers.demo.echo_bot import reply_text
 from lark_service.local.poller import _failed_ids
 from lark_service.local.scheduler import rate_seconds, scheduled_event
 

@@ -1,4 +1,4 @@
-"""Backoff and the retry loop's decisions, with a recorded sleep instead of real waiting."""
+"""Backoff and the retry loop's decisions, with a recorded sleep and a fake clock instead of waiting."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from lark_service.lark.errors import CredentialsRejected, LarkRateLimited, LarkTransientError
 from lark_service.tokens.retry import Budget, RefreshFailed, RetryPolicy, backoff, with_retries
 
-POLICY = RetryPolicy(base=0.5, cap=4.0, attempts=5)
+POLICY = RetryPolicy(base=0.5, cap=4.0, attempts=5, call_seconds=2.0)
 
 
 def test_backoff_grows_is_capped_and_jittered() -> None:
@@ -61,8 +61,68 @@ def test_a_wait_beyond_the_budget_gives_up_instead_of_sleeping() -> None:
     op = _failing([LarkRateLimited("/x", 429, 99991400, "limited", reset_seconds=30.0)])
     with pytest.raises(RefreshFailed) as failed:
         with_retries(op, token_type="t", policy=POLICY, budget=Budget(10), sleep=slept.append)
-    assert failed.value.reason == "budget"
+    assert failed.value.reason == "deadline"
     assert slept == []
+
+
+def test_a_wait_that_leaves_no_room_for_the_call_gives_up() -> None:
+    """9 s left, a 8 s reset: the wait fits but the call after it (2 s) would not."""
+    slept: list[float] = []
+    op = _failing([LarkRateLimited("/x", 429, 99991400, "limited", reset_seconds=8.0)])
+    with pytest.raises(RefreshFailed) as failed:
+        with_retries(op, token_type="t", policy=POLICY, budget=Budget(9), sleep=slept.append)
+    assert failed.value.reason == "deadline"
+    assert slept == []
+
+
+def test_no_call_starts_that_could_outlast_the_budget() -> None:
+    calls: list[str] = []
+
+    def op() -> str:
+        calls.append("called")
+        return "t-ok"
+
+    with pytest.raises(RefreshFailed) as failed:
+        with_retries(op, token_type="t", policy=POLICY, budget=Budget(1.9), sleep=lambda _: None)
+    assert failed.value.reason == "deadline"
+    assert calls == []
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.mark.parametrize("budget_seconds", [2.0, 5.0, 7.5, 11.0, 20.0, 33.3])
+def test_a_lark_that_always_times_out_never_runs_past_the_deadline(budget_seconds: float) -> None:
+    """Every call takes its whole timeout and fails; the last one still ends before the deadline."""
+    clock = FakeClock()
+    ended: list[float] = []
+    policy = RetryPolicy(base=0.5, cap=4.0, attempts=100, call_seconds=2.0)
+
+    def op() -> str:
+        clock.now += policy.call_seconds  # the HTTP timeout, spent in full
+        ended.append(clock.now)
+        raise LarkTransientError("timed out")
+
+    with pytest.raises(RefreshFailed) as failed:
+        with_retries(
+            op,
+            token_type="t",
+            policy=policy,
+            budget=Budget(budget_seconds, clock=clock),
+            sleep=clock.sleep,
+            rand=lambda: 0.5,
+        )
+    assert failed.value.reason == "deadline"
+    assert ended, "a budget that holds one call gets that call"
+    assert max(ended) <= budget_seconds
 
 
 def test_attempts_are_bounded() -> None:

@@ -7,21 +7,30 @@ The token refresh needs it to obtain the app access token; it arrives as a schem
 from __future__ import annotations
 
 import time
-from typing import Any
 
-from lark_service.envelope import Envelope
-from lark_service.observability import logger
-from lark_service.router import router
+from lark_service.app import Envelope, HandlerContext, app
 
 
-@router.event("app_ticket")
-def on_app_ticket(envelope: Envelope, ctx: Any) -> None:
+@app.event("app_ticket")
+def on_app_ticket(envelope: Envelope, ctx: HandlerContext) -> None:
     event = envelope.event
     ticket, app_id = event.get("app_ticket"), event.get("app_id")
     if not isinstance(ticket, str) or not ticket or not isinstance(app_id, str) or not app_id:
         raise ValueError("app_ticket event without event.app_ticket or event.app_id")
     if ctx.app_id and app_id != ctx.app_id:
-        logger.warning("app_ticket for another app ignored", extra={"app_id": app_id})
+        ctx.log.warning("app_ticket for another app ignored", extra={"app_id": app_id})
         return
-    ctx.tokens.put_ticket(app_id, ticket, envelope.received_at or time.time())
-    logger.info("app_ticket stored", extra={"app_id": app_id})
+    received = envelope.received_at or time.time()
+    if ctx.tokens.put_ticket(app_id, ticket, received, _created_at(envelope) or received):
+        ctx.log.info("app_ticket stored", extra={"app_id": app_id})
+    else:
+        ctx.log.info("older app_ticket ignored: a newer one is stored", extra={"app_id": app_id})
+
+
+def _created_at(envelope: Envelope) -> float | None:
+    """Lark's create time of the push: ``ts`` (epoch seconds, as text) in schema 1.0."""
+    ts = envelope.body.get("ts")
+    try:
+        return float(ts) if isinstance(ts, str | int | float) else None
+    except ValueError:
+        return None

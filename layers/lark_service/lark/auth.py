@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lark_service.lark.errors import LarkApiError
+from lark_service.lark.errors import LarkTransientError
 from lark_service.lark.transport import Transport
 
 AUTH = "/open-apis/auth/v3/"
@@ -38,8 +38,9 @@ class AuthApi:
     def _token(self, route: str, field: str, body: dict[str, str]) -> IssuedToken:
         answer = self._transport.call("POST", route, json=body)
         token, expire = answer.get(field), answer.get("expire")
-        if not isinstance(token, str) or not token or not isinstance(expire, int):
-            raise LarkApiError(route, 200, 0, f"answer lacks {field} or expire")
+        if not isinstance(token, str) or not token or type(expire) is not int or expire <= 0:
+            # A success without a usable token is a broken answer, not a verdict: retry it.
+            raise LarkTransientError(f"{route}: answer lacks a usable {field} or expire")
         return IssuedToken(token, expire)
 
     def tenant_token_internal(self) -> IssuedToken:

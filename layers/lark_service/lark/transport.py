@@ -16,7 +16,7 @@ from lark_service.lark.errors import (
     APP_TICKET_INVALID_CODE,
     CREDENTIAL_CODES,
     INVALID_TOKEN_CODES,
-    RATE_LIMIT_CODE,
+    RATE_LIMIT_CODES,
     AppTicketInvalid,
     CredentialsRejected,
     LarkApiError,
@@ -24,9 +24,10 @@ from lark_service.lark.errors import (
     LarkRateLimited,
     LarkTransientError,
 )
-from lark_service.observability import emit
+from lark_service.observability import emit, logger
 
 RESET_HEADER = "x-ogw-ratelimit-reset"
+LOG_ID_HEADER = "x-tt-logid"  # lark_oapi/core/const.py: X_TT_LOGID
 DEFAULT_RESET_SECONDS = 1.0
 
 
@@ -85,35 +86,57 @@ class Transport:
 
 
 def _check(route: str, response: httpx.Response) -> dict[str, Any]:
+    """The answer's body when Lark says ``code`` 0 with a 2xx/3xx status, else the error to raise.
+
+    Some errors come with HTTP 200 and a non-zero code (auth v3), so both are read. Every failure
+    is logged once with Lark's log id, and every rate-limit form is counted.
+    """
     status = response.status_code
     try:
         body = response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         body = None
-    if not isinstance(body, dict):
-        if status >= 500:
-            raise LarkTransientError(f"{route}: HTTP {status} without a JSON body")
-        raise LarkApiError(route, status, -1, f"unexpected non-JSON answer (HTTP {status})")
-    code = int(body.get("code", -1))
+    log_id = response.headers.get(LOG_ID_HEADER) or _body_log_id(body)
+    # Lark always answers a JSON object with an integer code; anything else (an HTML error page,
+    # {"code": "InternalError"}, {"code": null}, 1e400) came from something in front of Lark
+    # failing, so it is a server error: retried, never a crash of the caller.
+    code = body.get("code") if isinstance(body, dict) else None
+    if not isinstance(body, dict) or not isinstance(code, int) or isinstance(code, bool):
+        _log_refusal(route, status, None, "no JSON body with an integer code", log_id)
+        if status == 429:
+            emit("AuthRateLimitTriggered", endpoint=route)
+            raise LarkRateLimited(route, status, -1, "rate limited", _reset_seconds(response), log_id=log_id)
+        raise LarkTransientError(f"{route}: HTTP {status} without Lark's JSON error body", log_id=log_id)
     msg = str(body.get("msg", ""))
     if status < 400 and code == 0:
         return body
-    if (
-        status == 429
-        or code == RATE_LIMIT_CODE
-        or (status == 400 and RESET_HEADER in response.headers and code not in INVALID_TOKEN_CODES)
-    ):
+    _log_refusal(route, status, code, msg, log_id)
+    if status == 429 or code in RATE_LIMIT_CODES:
         emit("AuthRateLimitTriggered", endpoint=route)
-        raise LarkRateLimited(route, status, code, msg, _reset_seconds(response))
+        raise LarkRateLimited(route, status, code, msg, _reset_seconds(response), log_id=log_id)
     if code in INVALID_TOKEN_CODES:
-        raise LarkInvalidToken(route, status, code, msg)
+        raise LarkInvalidToken(route, status, code, msg, log_id=log_id)
     if code in CREDENTIAL_CODES:
-        raise CredentialsRejected(route, status, code, msg)
+        raise CredentialsRejected(route, status, code, msg, log_id=log_id)
     if code == APP_TICKET_INVALID_CODE:
-        raise AppTicketInvalid(route, status, code, msg)
+        raise AppTicketInvalid(route, status, code, msg, log_id=log_id)
     if status >= 500:
-        raise LarkTransientError(f"{route}: HTTP {status}, code {code}: {msg}")
-    raise LarkApiError(route, status, code, msg)
+        raise LarkTransientError(f"{route}: HTTP {status}, code {code}: {msg}", log_id=log_id)
+    raise LarkApiError(route, status, code, msg, log_id=log_id)
+
+
+def _body_log_id(body: Any) -> str | None:
+    """im v1 errors repeat the log id in ``error.log_id`` (lark_oapi/core/model/error.py)."""
+    details = body.get("error") if isinstance(body, dict) else None
+    log_id = details.get("log_id") if isinstance(details, dict) else None
+    return log_id if isinstance(log_id, str) and log_id else None
+
+
+def _log_refusal(route: str, status: int, code: int | None, msg: str, log_id: str | None) -> None:
+    logger.warning(
+        "Lark refused a call",
+        extra={"endpoint": route, "status": status, "code": code, "lark_msg": msg[:200], "log_id": log_id},
+    )
 
 
 def _reset_seconds(response: httpx.Response) -> float:

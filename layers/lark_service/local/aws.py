@@ -92,6 +92,7 @@ class Stack:
             **FAKE_CREDENTIALS,
             "AWS_ENDPOINT_URL": self.endpoint,
             "EVENTS_QUEUE_URL": self.events_queue_url,
+            "EVENTS_DLQ_URL": self.dead_letter_queue_url,
             "IDEMPOTENCY_TABLE": self.idempotency_table,
             "TOKEN_TABLE": self.token_table,
         }

@@ -88,6 +88,7 @@ def function_environment(stack: Stack) -> dict[str, str]:
     for name, value in defaults.items():
         env[name] = os.environ.get(name) or value
     env.setdefault("POWERTOOLS_METRICS_NAMESPACE", "LarkService")
+    env.setdefault("LARK_DEMO_HANDLERS", "true")  # the local loop shows the demo bot's reply
     return env
 
 
@@ -100,7 +101,9 @@ class _Server(ThreadingHTTPServer):
         print(f"[http] connection from {client_address[0]} failed: {type(error).__name__}", file=sys.stderr)
 
 
-def make_handler(app: LocalApp) -> type[BaseHTTPRequestHandler]:
+def make_handler(app: LocalApp, function: str = "webhook") -> type[BaseHTTPRequestHandler]:
+    """Serve HTTP as a Function URL serves ``function``: each request one invocation."""
+
     class WebhookRequestHandler(BaseHTTPRequestHandler):
         server_version = "lark-service-dev"
         protocol_version = "HTTP/1.1"
@@ -122,7 +125,7 @@ def make_handler(app: LocalApp) -> type[BaseHTTPRequestHandler]:
             event["rawQueryString"] = query
             event["body"], event["isBase64Encoded"] = text, is_b64
             try:
-                result = app.runner.invoke("webhook", event)
+                result = app.runner.invoke(function, event)
                 status = int(result.get("statusCode", 200))
                 headers = result.get("headers") or {}
                 body = result.get("body") or ""
@@ -130,7 +133,7 @@ def make_handler(app: LocalApp) -> type[BaseHTTPRequestHandler]:
             except FunctionTimeout:
                 status, headers, payload = 504, {}, b'{"error":"timeout","msg":"the function timed out"}'
             except (FunctionError, ValueError, TypeError, AttributeError) as exc:
-                app.log("dev", f"webhook invocation failed: {exc}")
+                app.log("dev", f"{function} invocation failed: {exc}")
                 status, headers, payload = 502, {}, b'{"error":"function_error","msg":"the function failed"}'
             self._send(status, headers, payload)
             app.log("http", f"{self.command} {path} {status} {(time.perf_counter() - started) * 1000:.1f} ms")

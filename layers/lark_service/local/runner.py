@@ -37,7 +37,7 @@ from typing import IO, Any
 
 from lark_service.local.container import INVOCATION_END
 
-TIMEOUTS = {"webhook": 5.0, "worker": 30.0, "token_refresh": 60.0}
+TIMEOUTS = {"webhook": 5.0, "worker": 30.0, "token_refresh": 60.0, "alert_notifier": 30.0}
 """Per-function timeouts, as template.yaml sets them; others get ``DEFAULT_TIMEOUT``."""
 DEFAULT_TIMEOUT = 30.0
 INIT_TIMEOUT = 30.0

@@ -6,7 +6,9 @@ so the samples cannot drift from the protocol code. Run ``python -m lark_service
 to rewrite the fixtures, ``--check`` to fail when they are out of date.
 
 The fixtures are deterministic (fixed timestamp, nonce and IV). Their timestamp is old, so the
-webhook only accepts them with a long replay window: ``tests/env.json`` sets one.
+webhook only accepts them with a long replay window: ``tests/events/env.json``, the one
+``--env-vars`` file for them (``sam local invoke`` reads it through ``samconfig.toml``), sets one,
+with the credentials they are signed with and an empty ``LARK_SECRET_ID``.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ LOCAL_TENANT_KEY = "local-tenant"
 
 FIXTURE_TIMESTAMP = 1767225600  # 2026-01-01T00:00:00Z
 FIXTURE_TTL_SECONDS = 20 * 365 * 24 * 3600
-"""Replay window that keeps the fixed-timestamp fixtures acceptable (set in tests/env.json)."""
+"""Replay window that keeps the fixed-timestamp fixtures acceptable (set in tests/events/env.json)."""
 
 KINDS = ("url_verification", "message", "app_ticket", "card", "card_legacy", "unknown")
 
@@ -46,7 +48,12 @@ class Credentials:
 
 
 def push(
-    kind: str, creds: Credentials, *, event_id: str | None = None, now: float | None = None
+    kind: str,
+    creds: Credentials,
+    *,
+    event_id: str | None = None,
+    now: float | None = None,
+    text: str = "hello",
 ) -> dict[str, Any]:
     """The plaintext JSON of one push, as Lark's documentation shows each shape."""
     now = time.time() if now is None else now
@@ -68,15 +75,9 @@ def push(
             "tenant_key": LOCAL_TENANT_KEY,
             "app_id": creds.app_id,
         }
-        return {"schema": "2.0", "header": header, "event": _event_body(kind, event_id)}
+        return {"schema": "2.0", "header": header, "event": _event_body(kind, event_id, text)}
     if kind == "app_ticket":
-        return {
-            "uuid": event_id,
-            "token": token,
-            "ts": f"{now:.6f}",
-            "type": "event_callback",
-            "event": {"app_id": creds.app_id, "app_ticket": f"ticket-{event_id[:8]}", "type": "app_ticket"},
-        }
+        return app_ticket_push(creds.app_id, f"ticket-{event_id[:8]}", token, event_id=event_id, now=now)
     if kind == "card_legacy":
         return {
             "open_id": "ou_local_user",
@@ -90,7 +91,7 @@ def push(
     raise ValueError(f"unknown sample kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
-def _event_body(kind: str, event_id: str) -> dict[str, Any]:
+def _event_body(kind: str, event_id: str, text: str = "hello") -> dict[str, Any]:
     if kind == "message":
         return {
             "sender": {
@@ -107,7 +108,7 @@ def _event_body(kind: str, event_id: str) -> dict[str, Any]:
                 "chat_id": "oc_local_chat",
                 "chat_type": "p2p",
                 "message_type": "text",
-                "content": json.dumps({"text": "hello"}),
+                "content": json.dumps({"text": text}),
                 "create_time": "1767225600000",
             },
         }
@@ -121,6 +122,19 @@ def _event_body(kind: str, event_id: str) -> dict[str, Any]:
     return {"user_id": "local_user", "name": "Local User"}
 
 
+def app_ticket_push(
+    app_id: str, ticket: str, verification_token: str, *, event_id: str, now: float
+) -> dict[str, Any]:
+    """The schema 1.0 ``app_ticket`` push Lark sends a store app hourly and after a resend."""
+    return {
+        "uuid": event_id,
+        "token": verification_token,
+        "ts": f"{now:.6f}",
+        "type": "event_callback",
+        "event": {"app_id": app_id, "app_ticket": ticket, "type": "app_ticket"},
+    }
+
+
 def signed_request(
     kind: str,
     creds: Credentials,
@@ -129,6 +143,7 @@ def signed_request(
     now: float | None = None,
     nonce: str | None = None,
     iv: bytes | None = None,
+    text: str = "hello",
 ) -> tuple[dict[str, str], bytes]:
     """Headers and raw body of a push as Lark would POST it.
 
@@ -137,8 +152,27 @@ def signed_request(
     and signed with SHA-1 over the Verification Token.
     """
     now = time.time() if now is None else now
-    doc = push(kind, creds, event_id=event_id, now=now)
+    doc = push(kind, creds, event_id=event_id, now=now, text=text)
     plain = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+    return sign(plain, creds, kind=kind, now=now, nonce=nonce, iv=iv)
+
+
+def sign(
+    plain: bytes,
+    creds: Credentials,
+    *,
+    kind: str = "message",
+    now: float | None = None,
+    nonce: str | None = None,
+    iv: bytes | None = None,
+) -> tuple[dict[str, str], bytes]:
+    """Encrypt and sign a push's JSON as Lark does: the one place outside the webhook that does.
+
+    The sandbox's own pushes and ``send-event`` come through here, and both use the webhook's
+    ``crypto`` primitives, so there is one implementation of Lark's scheme in the project (the
+    tests check it against an independent one and Lark's published sample).
+    """
+    now = time.time() if now is None else now
     headers = {"content-type": "application/json; charset=utf-8", "user-agent": "Go-http-client/1.1"}
     timestamp = str(int(now))
     nonce = nonce or uuid.uuid4().hex[:16]
@@ -221,14 +255,21 @@ def fixtures(creds: Credentials | None = None) -> dict[str, dict[str, Any]]:
 
 
 def env_vars(creds: Credentials | None = None) -> dict[str, dict[str, str]]:
-    """``--env-vars`` for the fixtures, in SAM's format (per logical id, plus ``Parameters``)."""
+    """``--env-vars`` for the fixtures, in SAM's format (per logical id, plus ``Parameters``).
+
+    Only what makes the fixtures valid: their credentials, no secret to look up, and the webhook's
+    replay window. Endpoints and resource names stay out, so the shell (SAM gives a declared
+    variable the shell's value when this file does not set it) or ``--local-aws`` supplies them.
+    """
     creds = creds or Credentials()
     return {
         "Parameters": {
+            "LARK_SECRET_ID": "",
             "LARK_APP_ID": creds.app_id,
             "LARK_APP_SECRET": LOCAL_APP_SECRET,
             "LARK_ENCRYPT_KEY": creds.encrypt_key or "",
             "LARK_VERIFICATION_TOKEN": creds.verification_token,
+            "LARK_DEMO_HANDLERS": "true",
         },
         "WebhookFunction": {"LARK_DEDUPE_TTL_SECONDS": str(FIXTURE_TTL_SECONDS)},
     }
@@ -238,7 +279,7 @@ def render(directory: Path) -> dict[Path, str]:
     files = {
         directory / f"{name}.json": json.dumps(event, indent=2) + "\n" for name, event in fixtures().items()
     }
-    files[directory.parent / "env.json"] = json.dumps(env_vars(), indent=2) + "\n"
+    files[directory / "env.json"] = json.dumps(env_vars(), indent=2) + "\n"
     return files
 
 

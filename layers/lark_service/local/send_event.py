@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--verification-token", default=os.environ.get("LARK_VERIFICATION_TOKEN", LOCAL_VERIFICATION_TOKEN)
     )
+    parser.add_argument("--text", default="hello", help="a message push's text (try a command: /ping)")
     parser.add_argument("--event-id", help="fixed event id (send twice to see the duplicate handling)")
     parser.add_argument("--curl", action="store_true", help="print the equivalent curl command, do not send")
     parser.add_argument("--timeout", type=float, default=10.0)
@@ -52,7 +53,7 @@ def curl_command(url: str, headers: dict[str, str], body: bytes) -> str:
 
 def run(args: argparse.Namespace) -> int:
     creds = Credentials(args.verification_token, None if args.no_encrypt else args.encrypt_key)
-    headers, body = signed_request(args.kind, creds, event_id=args.event_id)
+    headers, body = signed_request(args.kind, creds, event_id=args.event_id, text=args.text)
     if args.curl:
         print(curl_command(args.url, headers, body))
         return 0

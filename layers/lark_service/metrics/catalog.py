@@ -1,28 +1,49 @@
 """Every metric the service emits, defined once.
 
 The functions emit these names through Powertools (EMF), the local receiver maps EMF back to
-Prometheus through this table, and the CloudWatch exporter config, recording rules and dashboard
-are rendered from it, so a metric cannot be renamed in one place and forgotten in another.
-Dimensions stay low-cardinality: never ids, only bounded sets such as reason or event type.
+Prometheus through this table, and the CloudWatch exporter config, recording rules, alerts and
+dashboard are rendered from it, so a metric cannot be renamed in one place and forgotten in
+another. Dimensions stay low-cardinality: never ids, only bounded sets such as reason or event type.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from typing import Literal
 
+from lark_service.metrics import cloudwatch_exporter as exporter
+
 NAMESPACE = "LarkService"
 PROM_PREFIX = "lark_service_"
-RECORD_PREFIX = "lark_service:"
 
 PromType = Literal["counter", "histogram", "gauge"]
 EmfUnit = Literal["Count", "Seconds", "Milliseconds", "None"]
+Service = Literal["webhook", "worker", "token_refresh"]
 
-CLOUDWATCH_PERIOD_SECONDS = 60
-"""The CloudWatch exporter asks for one-minute statistics; a ``Sum`` divided by this is a rate."""
-CLOUDWATCH_DELAY_SECONDS = 600
-"""CloudWatch statistics settle late; the exporter reads periods this old (its default)."""
+POWERTOOLS_DIMENSIONS: tuple[str, ...] = ("service",)
+"""Powertools adds ``service`` (``POWERTOOLS_SERVICE_NAME``, template.yaml sets one per function)
+to every metric it prints, so CloudWatch stores each metric under its own dimensions plus these.
+The CloudWatch exporter and the alarms must name exactly that set, or they read nothing."""
+
+EXPORTER = exporter.Timing(period_seconds=60, range_seconds=60, delay_seconds=600, set_timestamp=True)
+"""How the CloudWatch exporter reads LarkService (monitoring/cloudwatch-exporter/config.yml).
+
+* ``period_seconds: 60``: EMF metrics are standard resolution, one-minute statistics.
+* ``delay_seconds: 600``: the exporter's default; CloudWatch statistics converge late, and a
+  period read before it has converged is never read again (below).
+* ``set_timestamp: true``: each sample carries its period's own timestamp. The exporter exports
+  the newest datapoint of its window on every scrape; when a later minute has no data (a sparse
+  counter) the same datapoint comes back, and Prometheus stores a repeated (timestamp, value)
+  once. Stamped at scrape time instead, one event would be counted on every scrape that sees it.
+* ``range_seconds: 60``: one period. With one scrape a period every minute is the newest of
+  exactly one scrape; a wider range adds nothing (only the newest datapoint is used).
+"""
+CLOUDWATCH_SCRAPE_INTERVAL_SECONDS = 60
+"""prometheus.yml's ``cloudwatch`` job: one scrape a period, every scrape a billed round of calls."""
+CLOUDWATCH_LAG_SECONDS = EXPORTER.delay_seconds + EXPORTER.period_seconds + CLOUDWATCH_SCRAPE_INTERVAL_SECONDS
+"""The period starting at T is complete at T + period, read by the first scrape after T + period
++ delay, and stored by T + period + delay + one scrape interval: rules read CloudWatch series
+this far back (``offset``), where every period is already in."""
 PERCENTILES = (0.95, 0.99)
 """Quantiles the dashboard shows: buckets locally, CloudWatch extended statistics in production."""
 
@@ -35,36 +56,42 @@ class MetricDef:
     emf_name: str
     unit: EmfUnit
     dimensions: tuple[str, ...]
+    """The dimensions the code passes to ``emit`` (Powertools adds ``POWERTOOLS_DIMENSIONS``)."""
     prom_name: str
     prom_type: PromType
     help: str
+    emitters: tuple[Service, ...]
+    """The functions (their ``service`` dimension) that emit it."""
     buckets: tuple[float, ...] = LATENCY_BUCKETS
 
     @property
     def base_name(self) -> str:
-        """The Prometheus name without prefix and type suffix: the stem of every recorded series."""
-        name = self.prom_name.removeprefix(PROM_PREFIX)
-        return name.removesuffix("_total") if self.prom_type == "counter" else name
+        """The Prometheus name without the counter's ``_total``: the metric part of a recorded name."""
+        return self.prom_name.removesuffix("_total") if self.prom_type == "counter" else self.prom_name
 
     @property
-    def cloudwatch_name(self) -> str:
-        """The series name prometheus/cloudwatch_exporter gives this metric, without statistic suffix."""
-        return f"{snake_case(NAMESPACE)}_{snake_case(self.emf_name)}"
+    def emitted_dimensions(self) -> tuple[str, ...]:
+        """The dimension set CloudWatch stores the metric under (the exporter's ``aws_dimensions``)."""
+        return (*self.dimensions, *POWERTOOLS_DIMENSIONS)
 
     @property
     def cloudwatch_statistics(self) -> tuple[str, ...]:
-        """What the exporter fetches: sums for counts, percentiles for durations, the minimum for gauges."""
+        """What the rules read: sums for counts, the sample count of durations, the minimum of gauges."""
         if self.prom_type == "counter":
             return ("Sum",)
         if self.prom_type == "histogram":
-            return ("SampleCount", "Sum")
-        return ("Minimum", "Maximum")
+            return ("SampleCount",)
+        return ("Minimum",)
 
     @property
     def cloudwatch_extended_statistics(self) -> tuple[str, ...]:
         if self.prom_type == "histogram":
             return tuple(percentile_name(q) for q in PERCENTILES)
         return ()
+
+    def cloudwatch_series(self, statistic: str) -> str:
+        """The series prometheus/cloudwatch_exporter exports for one statistic of this metric."""
+        return exporter.series_name(NAMESPACE, self.emf_name, statistic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +102,16 @@ class AwsMetricDef:
     name: str
     dimension: str
     select_regex: str
-    statistics: tuple[str, ...]
+    statistic: str
     help: str
 
-    def cloudwatch_series(self, statistic: str) -> str:
-        return f"{snake_case(self.namespace)}_{snake_case(self.name)}_{snake_case(statistic)}"
+    @property
+    def cloudwatch_series(self) -> str:
+        return exporter.series_name(self.namespace, self.name, self.statistic)
 
-
-def snake_case(name: str) -> str:
-    """CamelCase to snake_case the way prometheus/cloudwatch_exporter names series and labels."""
-    name = name.replace("/", "_")
-    name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
-    name = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", name)
-    return re.sub(r"[^a-zA-Z0-9_]", "_", name).lower()
+    @property
+    def label(self) -> str:
+        return exporter.label_name(self.dimension)
 
 
 def percentile_name(quantile: float) -> str:
@@ -101,10 +125,13 @@ def _def(
     prom: str,
     kind: PromType,
     help_: str,
-    buckets: tuple[float, ...] = LATENCY_BUCKETS,
+    emitters: tuple[Service, ...],
 ) -> MetricDef:
-    return MetricDef(emf, unit, dims, PROM_PREFIX + prom, kind, help_, buckets)
+    return MetricDef(emf, unit, dims, PROM_PREFIX + prom, kind, help_, emitters)
 
+
+LARK_CALLERS: tuple[Service, ...] = ("worker", "token_refresh")
+"""Functions that call the Lark Open API (the worker's handlers, the token refresh)."""
 
 CATALOG: tuple[MetricDef, ...] = (
     # The series of the service this bundle replaces (names kept).
@@ -115,6 +142,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "api_requests_total",
         "counter",
         "Calls to the Lark Open API by method, endpoint and HTTP status.",
+        LARK_CALLERS,
     ),
     _def(
         "ApiRequestDuration",
@@ -123,6 +151,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "api_request_duration_seconds",
         "histogram",
         "Duration of calls to the Lark Open API.",
+        LARK_CALLERS,
     ),
     _def(
         "AuthRateLimitTriggered",
@@ -130,7 +159,8 @@ CATALOG: tuple[MetricDef, ...] = (
         ("endpoint",),
         "auth_rate_limit_triggered_total",
         "counter",
-        "Lark answered with a rate limit (HTTP 429 or code 99991400).",
+        "Lark answered with a rate limit (HTTP 429, or code 99991400 / 230020 at any status).",
+        LARK_CALLERS,
     ),
     _def(
         "TokenRefreshRetry",
@@ -139,6 +169,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "token_refresh_retry_total",
         "counter",
         "Token refresh attempts that were retried after a transient failure.",
+        ("token_refresh",),
     ),
     _def(
         "TokenRefreshSuccess",
@@ -147,6 +178,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "token_refresh_success_total",
         "counter",
         "Tokens fetched and stored.",
+        ("token_refresh",),
     ),
     _def(
         "TokenRefreshFailure",
@@ -155,6 +187,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "token_refresh_failure_total",
         "counter",
         "Token refreshes that gave up; the previous token stays in place.",
+        ("token_refresh",),
     ),
     _def(
         "TokenSecondsToExpiry",
@@ -163,6 +196,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "token_seconds_to_expiry",
         "gauge",
         "Seconds until the stored token expires, as seen by the last refresh.",
+        ("token_refresh",),
     ),
     # The webhook.
     _def(
@@ -172,14 +206,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "webhook_events_received_total",
         "counter",
         "Verified pushes by event type (challenges and card callbacks included).",
-    ),
-    _def(
-        "WebhookEventsUnhandled",
-        "Count",
-        ("event_type",),
-        "webhook_events_unhandled_total",
-        "counter",
-        "Verified pushes with no registered handler: acknowledged, not enqueued.",
+        ("webhook",),
     ),
     _def(
         "WebhookRequestsRejected",
@@ -188,6 +215,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "webhook_requests_rejected_total",
         "counter",
         "Requests refused before the ack, by reason (bad_signature, bad_token, stale, ...).",
+        ("webhook",),
     ),
     _def(
         "WebhookDuplicates",
@@ -196,6 +224,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "webhook_duplicates_total",
         "counter",
         "Redeliveries recognised by the de-duplication record and not enqueued again.",
+        ("webhook",),
     ),
     _def(
         "WebhookErrors",
@@ -204,6 +233,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "webhook_errors_total",
         "counter",
         "Requests answered with a 5xx (store or queue unavailable): Lark retries them.",
+        ("webhook",),
     ),
     _def(
         "WebhookAckDuration",
@@ -212,6 +242,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "webhook_ack_duration_seconds",
         "histogram",
         "Time from request arrival to the reply Lark sees, for every reply (the error ratio's denominator).",
+        ("webhook",),
     ),
     # The worker.
     _def(
@@ -221,6 +252,16 @@ CATALOG: tuple[MetricDef, ...] = (
         "worker_events_processed_total",
         "counter",
         "Events whose handler ran to completion.",
+        ("worker",),
+    ),
+    _def(
+        "WorkerEventsUnhandled",
+        "Count",
+        ("event_type",),
+        "worker_events_unhandled_total",
+        "counter",
+        "Queued events no handler is registered for: counted and dropped, never retried.",
+        ("worker",),
     ),
     _def(
         "WorkerEventsFailed",
@@ -229,6 +270,7 @@ CATALOG: tuple[MetricDef, ...] = (
         "worker_events_failed_total",
         "counter",
         "Handler runs that raised; the message returns to the queue.",
+        ("worker",),
     ),
     _def(
         "WorkerEventsDeadLettered",
@@ -236,7 +278,17 @@ CATALOG: tuple[MetricDef, ...] = (
         ("event_type",),
         "worker_events_dead_lettered_total",
         "counter",
-        "Failures on the last allowed receive: the message goes to the DLQ next.",
+        "Events sent to the DLQ: hopeless ones at once, others failing on their last allowed receive.",
+        ("worker",),
+    ),
+    _def(
+        "WorkerEventsDeferred",
+        "Count",
+        ("event_type", "reason"),
+        "worker_events_deferred_total",
+        "counter",
+        "Events put back on the queue: rate_limited (a new delayed message) or out_of_time (not started).",
+        ("worker",),
     ),
     # Every function.
     _def(
@@ -246,60 +298,29 @@ CATALOG: tuple[MetricDef, ...] = (
         "lambda_cold_starts_total",
         "counter",
         "Lambda cold starts (Powertools' cold-start metric).",
+        ("webhook", "worker", "token_refresh"),
     ),
 )
 
 BY_EMF_NAME: dict[str, MetricDef] = {m.emf_name: m for m in CATALOG}
 
-FUNCTION_NAME_REGEX = "lark-service-.*"
-"""template.yaml names every function and queue ``lark-service-<stage>-...``."""
 DEAD_LETTER_QUEUE_REGEX = ".*-dlq"
+"""Which queues the DLQ panel and alert show (every stack names its dead-letter queue ``...-dlq``)."""
+STACK_QUEUE_REGEX = "lark-service-.*-dlq"
+"""template.yaml names the dead-letter queue ``lark-service-<stage>-events-dlq``: the exporter
+fetches only those queues' depth."""
 
-AWS_METRICS: tuple[AwsMetricDef, ...] = (
-    AwsMetricDef("AWS/Lambda", "Invocations", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Invocations."),
-    AwsMetricDef(
-        "AWS/Lambda", "Errors", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Invocations that raised."
-    ),
-    AwsMetricDef(
-        "AWS/Lambda", "Throttles", "FunctionName", FUNCTION_NAME_REGEX, ("Sum",), "Throttled invocations."
-    ),
-    AwsMetricDef(
-        "AWS/Lambda",
-        "Duration",
-        "FunctionName",
-        FUNCTION_NAME_REGEX,
-        ("Average", "Maximum"),
-        "Run time (ms).",
-    ),
-    AwsMetricDef(
-        "AWS/Lambda",
-        "ConcurrentExecutions",
-        "FunctionName",
-        FUNCTION_NAME_REGEX,
-        ("Maximum",),
-        "Concurrency.",
-    ),
-    AwsMetricDef(
-        "AWS/SQS",
-        "ApproximateNumberOfMessagesVisible",
-        "QueueName",
-        FUNCTION_NAME_REGEX,
-        ("Maximum",),
-        "Messages waiting (the DLQ's should be zero).",
-    ),
-    AwsMetricDef(
-        "AWS/SQS",
-        "ApproximateAgeOfOldestMessage",
-        "QueueName",
-        FUNCTION_NAME_REGEX,
-        ("Maximum",),
-        "Age of the oldest waiting message (s).",
-    ),
-    AwsMetricDef(
-        "AWS/SQS", "NumberOfMessagesSent", "QueueName", FUNCTION_NAME_REGEX, ("Sum",), "Messages enqueued."
-    ),
+QUEUE_DEPTH_AWS = AwsMetricDef(
+    "AWS/SQS",
+    "ApproximateNumberOfMessagesVisible",
+    "QueueName",
+    STACK_QUEUE_REGEX,
+    "Maximum",
+    "Messages waiting in the dead-letter queue (the DLQ Depth panel and its alert).",
 )
+AWS_METRICS: tuple[AwsMetricDef, ...] = (QUEUE_DEPTH_AWS,)
+"""AWS metrics the exporter fetches: only what a rule, panel or alert reads (each is billed).
+The template's alarms watch more (Lambda, the events queue's age) in CloudWatch itself."""
 
 QUEUE_DEPTH_METRIC = PROM_PREFIX + "sqs_messages_visible"
 """The local stand-in for AWS/SQS ``ApproximateNumberOfMessagesVisible``: the receiver polls the queue."""
-QUEUE_DEPTH_AWS = next(m for m in AWS_METRICS if m.name == "ApproximateNumberOfMessagesVisible")

@@ -42,6 +42,18 @@ def _cloudwatch() -> str:
     return _yaml(render_cloudwatch_config())
 
 
+def _alerts() -> str:
+    from lark_service.render.alerts import render_alerts  # noqa: PLC0415
+
+    return _yaml(render_alerts())
+
+
+def _rule_tests() -> str:
+    from lark_service.render.rule_tests import render_rule_tests  # noqa: PLC0415
+
+    return _yaml(render_rule_tests())
+
+
 def _dashboard() -> str:
     from lark_service.render.dashboard import render_dashboard  # noqa: PLC0415
 
@@ -56,9 +68,11 @@ def _docs() -> str:
 
 TARGETS: dict[str, Callable[[], str]] = {
     "monitoring/prometheus/rules/recording.yml": _rules,
+    "monitoring/prometheus/rules/alerts.yml": _alerts,
+    "monitoring/prometheus/tests/rules.test.yml": _rule_tests,
     "monitoring/cloudwatch-exporter/config.yml": _cloudwatch,
     "monitoring/grafana/dashboards/lark-service.json": _dashboard,
-    "docs/metrics.md": _docs,
+    "docs/monitoring.md": _docs,
 }
 
 

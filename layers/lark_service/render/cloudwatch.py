@@ -1,19 +1,16 @@
 """The prometheus/cloudwatch_exporter configuration for production.
 
-``set_timestamp: false`` matters: CloudWatch statistics are read ``delay_seconds`` late, and with
-their own timestamps they would fall outside Prometheus' five-minute lookback and never be seen
-by an instant query. Stamped at scrape time they are simply ten minutes behind.
+Each ``LarkService`` metric is fetched under exactly the dimension set the functions emit (the
+catalog's plus Powertools' ``service``: the exporter's ListMetrics keeps only metrics with as many
+dimensions as ``aws_dimensions``), with only the statistics a rule reads. Period, range, delay and
+``set_timestamp`` are ``catalog.EXPORTER``, explained there. The exporter's default API,
+GetMetricStatistics, stays: one request per metric and dimension combination, whatever the
+number of statistics (GetMetricData bills each statistic as a metric).
 """
 
 from __future__ import annotations
 
-from lark_service.metrics.catalog import (
-    AWS_METRICS,
-    CATALOG,
-    CLOUDWATCH_DELAY_SECONDS,
-    CLOUDWATCH_PERIOD_SECONDS,
-    NAMESPACE,
-)
+from lark_service.metrics.catalog import AWS_METRICS, CATALOG, EXPORTER, NAMESPACE
 
 DEFAULT_REGION = "us-east-1"
 
@@ -24,7 +21,7 @@ def render_cloudwatch_config() -> dict[str, object]:
         entry: dict[str, object] = {
             "aws_namespace": NAMESPACE,
             "aws_metric_name": spec.emf_name,
-            "aws_dimensions": list(spec.dimensions),
+            "aws_dimensions": list(spec.emitted_dimensions),
             "aws_statistics": list(spec.cloudwatch_statistics),
         }
         if spec.cloudwatch_extended_statistics:
@@ -37,14 +34,14 @@ def render_cloudwatch_config() -> dict[str, object]:
                 "aws_metric_name": aws.name,
                 "aws_dimensions": [aws.dimension],
                 "aws_dimension_select_regex": {aws.dimension: [aws.select_regex]},
-                "aws_statistics": list(aws.statistics),
+                "aws_statistics": [aws.statistic],
             }
         )
     return {
         "region": DEFAULT_REGION,
-        "period_seconds": CLOUDWATCH_PERIOD_SECONDS,
-        "range_seconds": CLOUDWATCH_DELAY_SECONDS,
-        "delay_seconds": CLOUDWATCH_DELAY_SECONDS,
-        "set_timestamp": False,
+        "period_seconds": EXPORTER.period_seconds,
+        "range_seconds": EXPORTER.range_seconds,
+        "delay_seconds": EXPORTER.delay_seconds,
+        "set_timestamp": EXPORTER.set_timestamp,
         "metrics": metrics,
     }

@@ -34,10 +34,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--push-url", help="webhook URL that receives app_ticket pushes (store apps)")
     parser.add_argument("--verification-token", default=os.environ.get("LARK_VERIFICATION_TOKEN", ""))
     parser.add_argument("--encrypt-key", default=os.environ.get("LARK_ENCRYPT_KEY") or None)
+    parser.add_argument(
+        "--chat",
+        action="append",
+        default=[],
+        help="a chat the bot is in (repeat for more); others answer 230002",
+    )
+    parser.add_argument(
+        "--unseen-messages-chat",
+        help="take replies to message ids the sandbox never saw as replies in this chat (default: refuse)",
+    )
 
 
 def build(args: argparse.Namespace) -> SandboxServer:
-    state = SandboxState([SandboxApp(args.app_id, args.app_secret, args.app_type)])
+    state = SandboxState(
+        [SandboxApp(args.app_id, args.app_secret, args.app_type)],
+        chats=tuple(args.chat),
+        unseen_messages_chat=args.unseen_messages_chat,
+    )
     return SandboxServer(
         state,
         args.host,

@@ -37,10 +37,19 @@ class SandboxControl:
         return sent
 
     def seed_message(self, message_id: str, chat_id: str) -> None:
+        """A message a user sent in ``chat_id`` (the bot is in it): replies to it are accepted."""
         self._call("POST", "messages", json={"message_id": message_id, "chat_id": chat_id})
 
+    def add_chat(self, chat_id: str) -> None:
+        """The bot joins ``chat_id``, so messages sent there stop answering 230002."""
+        self._call("POST", "chats", json={"chat_id": chat_id})
+
     def add_fault(self, path: str, kind: str, count: int | None = 1, **options: Any) -> None:
-        """Script a fault: ``kind`` is server_error, timeout, rate_limit or invalid_token."""
+        """Script a fault: ``kind`` is server_error, timeout, rate_limit or invalid_token.
+
+        ``rate_limit`` answers 429 + 99991400; ``status=400`` gives the older APIs' form and
+        ``code=230020`` the per-chat limit's.
+        """
         self._call("POST", "faults", json={"path": path, "kind": kind, "count": count, **options})
 
     def clear_faults(self) -> None:

@@ -1,7 +1,8 @@
 """The sandbox's HTTP side: the Open API paths, and a control API under ``/_sandbox/``.
 
 A threading stdlib server is enough: the sandbox serves tests and a laptop, and a thread per
-request lets a "timeout" fault hold one answer back while others go through.
+request lets a "timeout" fault hold one answer back while others go through. Given a webhook
+URL, it pushes each store app's ``app_ticket`` every hour of its clock, as Lark does.
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ class SandboxServer:
         push_url: str | None = None,
         verification_token: str = "",
         encrypt_key: str | None = None,
+        ticket_check_interval: float = 1.0,
     ) -> None:
         self.state = state
+        self.ticket_check_interval = ticket_check_interval
         self.push_url = push_url
         self.verification_token = verification_token
         self.encrypt_key = encrypt_key
@@ -40,6 +43,7 @@ class SandboxServer:
         self._httpd = ThreadingHTTPServer((host, port), _handler_for(self))
         self._httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
+        self._pusher: threading.Thread | None = None
 
     @property
     def url(self) -> str:
@@ -49,10 +53,25 @@ class SandboxServer:
     def start(self) -> SandboxServer:
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="lark-sandbox", daemon=True)
         self._thread.start()
+        self._start_pusher()
         return self
 
     def serve_forever(self) -> None:
+        self._start_pusher()
         self._httpd.serve_forever()
+
+    def _start_pusher(self) -> None:
+        if self.push_url and self._pusher is None:
+            self._pusher = threading.Thread(
+                target=self._push_tickets, name="lark-sandbox-tickets", daemon=True
+            )
+            self._pusher.start()
+
+    def _push_tickets(self) -> None:
+        """Every hour of the sandbox's clock, a new ticket for each store app, pushed."""
+        while not self.stopping.wait(self.ticket_check_interval):
+            for app_id, ticket in self.state.due_tickets():
+                self.push_ticket(app_id, ticket)
 
     def close(self) -> None:
         """Release the socket after ``serve_forever`` returned (foreground use)."""
@@ -63,8 +82,9 @@ class SandboxServer:
         self.stopping.set()  # releases answers held back by a timeout fault
         self._httpd.shutdown()
         self._httpd.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in (self._thread, self._pusher):
+            if thread is not None:
+                thread.join(timeout=5)
 
     def __enter__(self) -> SandboxServer:
         return self.start()
@@ -93,6 +113,9 @@ class SandboxServer:
             return 200, state.messages()
         if (method, name) == ("POST", "messages"):
             state.seed_message(str(body["message_id"]), str(body["chat_id"]))
+            return 200, {"ok": True}
+        if (method, name) == ("POST", "chats"):
+            state.add_chat(str(body["chat_id"]))
             return 200, {"ok": True}
         if (method, name) == ("POST", "faults"):
             fields = {k: body[k] for k in FaultRule.__dataclass_fields__ if k in body}
@@ -180,6 +203,9 @@ def _handler_for(server: SandboxServer) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             self._dispatch("POST")
+
+        def do_PATCH(self) -> None:
+            self._dispatch("PATCH")
 
         def do_DELETE(self) -> None:
             self._dispatch("DELETE")

@@ -30,8 +30,9 @@ def client(service: str) -> Any:
 
             if _session is None:
                 _session = botocore.session.get_session()
-            # Short timeouts and one retry: a slow dependency must end in a 5xx that Lark retries,
-            # not in a reply after Lark has given up.
+            # Short timeouts and few retries (``max_attempts`` counts retries: 2 means up to three
+            # attempts): a slow dependency must end in a 5xx that Lark retries, not in a reply
+            # after Lark has given up. Retried writes are safe: see stores/dedupe.py.
             config = Config(
                 connect_timeout=1, read_timeout=1.5, retries={"max_attempts": 2, "mode": "standard"}
             )

@@ -4,7 +4,8 @@ Many Lambda instances may find the token expired at the same moment. Each would 
 rate-limits the token endpoint and reissues tokens, so the callers would race and overwrite each
 other. Instead they compete for a lock item with a short lease; the winner fetches and stores,
 the losers poll the table for the winner's token. A lease that runs out (a winner that died)
-lets the next caller take over, so no one waits forever.
+lets the next caller take over, so no one waits forever. The winner starts a call only while the
+whole call still fits in its lease, so a live winner never loses its lock to a second caller.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import time
 import uuid
 from collections.abc import Callable
 
-from lark_service.tokens.keys import APP, TENANT, TokenType, token_key
+from lark_service.observability import logger
+from lark_service.stores import DependencyError
+from lark_service.tokens.keys import TENANT, TokenType, token_key
 from lark_service.tokens.refresher import AppType, TokenRefresher
 from lark_service.tokens.retry import Budget, RefreshFailed
 from lark_service.tokens.store import StoredToken, TokenStore
-from lark_service.tokens.tuning import TokenTuning
+from lark_service.tokens.tuning import LOCK_HOLD_MARGIN, TokenTuning
 
 
 class TokenProvider:
@@ -52,9 +55,6 @@ class TokenProvider:
                 raise ValueError("a store app calls the API per tenant: the event's tenant_key is required")
             return self._get(TENANT, tenant_key)
         return self._get(TENANT, None)
-
-    def app_token(self) -> str:
-        return self._get(APP, None)
 
     def invalidate(self, token: str) -> None:
         """Lark refused ``token``: forget it, and do not accept it from the table again unless refetched."""
@@ -93,19 +93,28 @@ class TokenProvider:
             stored = self._store.get(pk)
             if stored is not None and self._usable(stored, refused, started):
                 return stored
-            if self._store.try_lock(pk, self._owner, self._clock(), self._tuning.lock_lease):
+            locked_at = self._clock()
+            if self._store.try_lock(pk, self._owner, locked_at, self._tuning.lock_lease):
                 try:
                     stored = self._store.get(pk)
                     if stored is not None and self._usable(stored, refused, started):
                         return stored
-                    # Leave a margin of the lease for the write, so the lock outlives the work.
-                    return self._refresher.fetch(
-                        token_type, tenant_key, Budget(self._tuning.lock_lease * 0.8)
-                    )
+                    return self._refresher.fetch(token_type, tenant_key, self._lease_left(locked_at))
                 finally:
-                    self._store.unlock(pk, self._owner)
+                    self._unlock(pk)
             if waiting.remaining() <= 0:
                 raise RefreshFailed(
                     token_type, "lock_wait", f"no fresh token within {self._tuning.lock_wait}s"
                 )
             self._sleep(self._tuning.lock_poll * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+
+    def _lease_left(self, locked_at: float) -> Budget:
+        """What the holder may spend on calls: the lease, less its write and unlock, less time used."""
+        used = self._clock() - locked_at
+        return Budget(self._tuning.lock_lease - LOCK_HOLD_MARGIN - used)
+
+    def _unlock(self, pk: str) -> None:
+        try:
+            self._store.unlock(pk, self._owner)
+        except DependencyError as exc:  # the lease runs out on its own; the token is what matters
+            logger.warning("token lock not released; its lease will expire", extra={"error": str(exc)})

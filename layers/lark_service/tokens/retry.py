@@ -1,8 +1,9 @@
 """Retrying a token call: capped, jittered exponential backoff inside a time budget.
 
-The scheduled refresh has a whole minute; an on-demand refresh inside the worker has a few
-seconds. Both use this loop, so both stop retrying before their budget runs out instead of being
-killed mid-write, and both wait exactly what Lark's rate-limit header says.
+The scheduled refresh has its function's remaining time; an on-demand refresh inside the worker
+has what is left of its lock's lease. Both use this loop, so both start a call only when the
+call's whole timeout still fits before their deadline (instead of being killed mid-call or
+mid-write), and both wait exactly what Lark's rate-limit header says.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class RetryPolicy:
     base: float = 0.5
     cap: float = 8.0
     attempts: int = 5
+    call_seconds: float = 6.0
+    """The longest one call may take: the HTTP timeout plus a margin to store its answer."""
 
 
 class Budget:
@@ -41,6 +44,9 @@ class Budget:
 
     def remaining(self) -> float:
         return max(0.0, self._deadline - self._clock())
+
+    def fits(self, seconds: float) -> bool:
+        return self.remaining() >= seconds
 
 
 class RefreshFailed(Exception):
@@ -58,6 +64,16 @@ def backoff(attempt: int, policy: RetryPolicy, rand: Callable[[], float] = rando
     return float(step / 2 + rand() * step / 2)
 
 
+def ensure_time(budget: Budget, policy: RetryPolicy, token_type: str) -> None:
+    """Refuse to start a call that might still be running when the deadline passes."""
+    if not budget.fits(policy.call_seconds):
+        raise RefreshFailed(
+            token_type,
+            "deadline",
+            f"{budget.remaining():.1f}s left, a call may take {policy.call_seconds:.1f}s",
+        )
+
+
 def with_retries(
     op: Callable[[], T],
     *,
@@ -67,9 +83,14 @@ def with_retries(
     sleep: Callable[[float], None] = time.sleep,
     rand: Callable[[], float] = random.random,
 ) -> T:
-    """Run ``op`` until it succeeds, a non-retryable error occurs, attempts or budget run out."""
+    """Run ``op`` until it succeeds, a non-retryable error occurs, attempts or budget run out.
+
+    Any answer that is not one of Lark's documented errors is a ``LarkTransientError`` by the
+    transport's contract, so an odd body is retried like a 5xx and never escapes as a crash.
+    """
     attempt = 0
     while True:
+        ensure_time(budget, policy, token_type)
         try:
             return op()
         except CredentialsRejected as exc:
@@ -85,8 +106,10 @@ def with_retries(
         attempt += 1
         if attempt >= policy.attempts:
             raise RefreshFailed(token_type, reason, f"gave up after {attempt} attempts: {detail}")
-        if wait >= budget.remaining():
-            raise RefreshFailed(token_type, "budget", f"{reason}; next wait {wait:.1f}s exceeds the budget")
+        if not budget.fits(wait + policy.call_seconds):
+            raise RefreshFailed(
+                token_type, "deadline", f"{reason}; waiting {wait:.1f}s and calling again passes the deadline"
+            )
         emit("TokenRefreshRetry", token_type=token_type)
         logger.warning(
             "token call failed; retrying",

@@ -1,6 +1,6 @@
 """Lark's push cryptography: AES-256-CBC bodies and SHA-256 / SHA-1 request signatures.
 
-The formats are fixed by Lark (see DESIGN.md, "Lark protocol facts"): the key is SHA-256 of the
+The formats are fixed by Lark (docs/webhook.md): the key is SHA-256 of the
 Encrypt Key, the IV is the first 16 bytes, PKCS#7 padding; signatures are plain digests over the
 *raw* body bytes (not HMAC), so the body must never be re-serialised before checking them.
 """
@@ -67,4 +67,7 @@ def card_signature(timestamp: str, nonce: str, verification_token: str, body: by
 
 def same(expected: str, given: str) -> bool:
     """Constant-time comparison, so a forger cannot learn a signature or token byte by byte."""
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+    # ``surrogatepass``: a lone surrogate sent in a token must compare unequal, not crash.
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )

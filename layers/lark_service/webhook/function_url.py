@@ -14,8 +14,8 @@ from typing import Any
 from lark_service.webhook.protocol import Rejected, Reply, Request
 
 
-def to_request(event: Any, max_body: int) -> Request:
-    """Build a ``Request``; an oversized or undecodable body is refused before it is copied."""
+def to_request(event: Any) -> Request:
+    """Build a ``Request``; the pipeline checks its size (Lambda caps a request at 6 MB anyway)."""
     if not isinstance(event, Mapping):
         raise Rejected(400, "bad_event", "not a Function URL event: the event is not a JSON object")
     context = event.get("requestContext")
@@ -34,10 +34,6 @@ def to_request(event: Any, max_body: int) -> Request:
         body = ""
     if not isinstance(body, str):
         raise Rejected(400, "bad_event", "the event's body is not a string")
-    # Base64 is 4/3 of the raw size: refuse by the encoded length before decoding anything big.
-    limit = max_body * 4 // 3 + 4 if event.get("isBase64Encoded") else max_body
-    if len(body) > limit:
-        raise Rejected(413, "too_large", f"body is larger than the {max_body} byte limit")
     if event.get("isBase64Encoded"):
         try:
             raw = base64.b64decode(body, validate=True)

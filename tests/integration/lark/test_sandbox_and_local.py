@@ -119,7 +119,7 @@ def test_resend_pushes_an_encrypted_signed_app_ticket(receiver: _Receiver) -> No
             f"{server.url}/open-apis/auth/v3/app_ticket/resend",
             json={"app_id": "cli_store", "app_secret": "s"},
         ).json()
-        assert answer == {"code": 0, "msg": "ok"}
+        assert answer == {"code": 0, "msg": "success"}  # the resend page's response sample
         assert receiver.arrived.wait(5)
     headers, raw = receiver.received[0]
     signed = headers["x-lark-request-timestamp"] + headers["x-lark-request-nonce"] + "ek"
@@ -162,3 +162,20 @@ def test_poller_and_scheduler_run_until_stopped(lark_env: Stack, sandbox: Sandbo
     assert scheduler.runs >= 2
     assert len(sandbox.calls("/open-apis/auth/v3/tenant_access_token/internal")) == scheduler.runs
     assert invoked == []  # an empty queue invokes nothing, as the event source mapping does
+
+
+def test_store_app_tickets_are_pushed_every_hour_of_the_sandbox_clock(receiver: _Receiver) -> None:
+    state = SandboxState([SandboxApp("cli_store", "s", "marketplace")])
+    first = state.current_ticket("cli_store")
+    with SandboxServer(
+        state, push_url=receiver.url, verification_token="vt", ticket_check_interval=0.05
+    ) as server:
+        control = SandboxControl(server.url)
+        assert not receiver.arrived.wait(0.5)  # within the hour: nothing
+        control.advance_clock(3600)
+        assert receiver.arrived.wait(10)
+        control.close()
+    _, raw = receiver.received[0]
+    pushed = json.loads(raw)["event"]["app_ticket"]
+    assert pushed == state.current_ticket("cli_store")
+    assert pushed != first

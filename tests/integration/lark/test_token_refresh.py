@@ -35,9 +35,9 @@ def test_refresh_stores_tokens_with_absolute_expiry(lark_env: Stack, sandbox: Sa
     before = time.time()
     assert _refresh() == {"refreshed": 2, "failed": []}
     after = time.time()
-    for token_type in ("tenant_access_token", "app_access_token"):
+    for token_type, prefix in (("tenant_access_token", "t-"), ("app_access_token", "a-")):
         stored = _stored(lark_env, token_type)
-        assert stored.token.startswith("t-")
+        assert stored.token.startswith(prefix)
         # expire is the remaining lifetime (7200 s for a new token), stored as an absolute time.
         assert before + 7200 - 1 <= stored.expires_at <= after + 7200
     item = boto3.client("dynamodb").get_item(
@@ -135,3 +135,18 @@ def test_wrong_credentials_fail_fast(
     assert len(calls) == 1  # no retry for a wrong secret
     assert calls[0]["code"] == 10014
     assert TokenStore(lark_env.token_table).get(token_key("tenant_access_token", APP_ID)) is None
+
+
+def test_refresh_stores_the_remaining_lifetime_lark_answers(lark_env: Stack, sandbox: Sandbox) -> None:
+    """Lark's rule: with 30 min or more left, the same token comes back and ``expire`` is what remains."""
+    _refresh()
+    first = _stored(lark_env)
+    sandbox.control.advance_clock(40 * 60)  # 80 of the 120 minutes remain on Lark's side
+    before = time.time()
+    _refresh()
+    after = time.time()
+    again = _stored(lark_env)
+    assert again.token == first.token
+    remaining = 7200 - 40 * 60  # from Lark's documentation, not from the code under test
+    assert before + remaining - 2 <= again.expires_at <= after + remaining
+    assert [c["status"] for c in sandbox.calls(TENANT_PATH)] == [200, 200]

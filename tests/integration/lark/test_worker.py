@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import uuid
@@ -16,6 +17,7 @@ from lark_service.local.aws import MAX_RECEIVE_COUNT, Stack
 from lark_service.local.poller import SqsPoller
 from tests.conftest import load_function
 from tests.integration.lark.conftest import FakeLambdaContext, Sandbox, emf_metrics
+from tests.integration.lark.function_logs import captured_logs
 
 pytestmark = pytest.mark.integration
 
@@ -51,17 +53,18 @@ def message_event(text: str, message_id: str | None = None, event_id: str | None
 class Harness:
     """The worker function behind a poller, with every invocation's event and result kept."""
 
-    def __init__(self, stack: Stack) -> None:
+    def __init__(self, stack: Stack, context: Callable[[], Any] = FakeLambdaContext) -> None:
         self.stack = stack
         self.sqs = boto3.client("sqs")
         self.function = load_function("worker")
+        self.context = context
         self.invocations: list[tuple[dict[str, Any], dict[str, Any]]] = []
         self.poller = SqsPoller(
             stack.events_queue_url, self._invoke, client=self.sqs, wait_seconds=0, visibility_timeout=1
         )
 
     def _invoke(self, event: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.function.handler(event, FakeLambdaContext())
+        result: dict[str, Any] = self.function.handler(event, self.context())
         self.invocations.append((event, result))
         return result
 
@@ -69,9 +72,13 @@ class Harness:
         return str(self.sqs.send_message(QueueUrl=self.stack.events_queue_url, MessageBody=body)["MessageId"])
 
     def queue_depth(self, url: str) -> int:
-        names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        names = [
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ]
         attrs = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
-        return sum(int(attrs[n]) for n in names)
+        return sum(int(attrs.get(n, 0)) for n in names)
 
     def drain(self, until: Callable[[], bool], timeout: float = 40.0) -> None:
         deadline = time.monotonic() + timeout
@@ -80,9 +87,20 @@ class Harness:
             if not self.poller.poll_once().received:
                 time.sleep(0.2)
 
+    def records(self) -> list[dict[str, Any]]:
+        return [r for event, _ in self.invocations for r in event["Records"]]
+
+    def dead_letters(self) -> list[dict[str, Any]]:
+        got = self.sqs.receive_message(
+            QueueUrl=self.stack.dead_letter_queue_url,
+            MaxNumberOfMessages=10,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
+        )
+        return list(got.get("Messages", []))
+
     def dlq_bodies(self) -> list[str]:
-        got = self.sqs.receive_message(QueueUrl=self.stack.dead_letter_queue_url, MaxNumberOfMessages=10)
-        return [m["Body"] for m in got.get("Messages", [])]
+        return [m["Body"] for m in self.dead_letters()]
 
 
 @pytest.fixture
@@ -94,46 +112,141 @@ def _reply_calls(sandbox: Sandbox, message_id: str) -> list[dict[str, Any]]:
     return sandbox.calls(f"/open-apis/im/v1/messages/{message_id}/reply")
 
 
-def test_poison_message_fails_alone_and_reaches_the_dlq(
+def _count(metrics: list[dict[str, Any]], name: str, **dims: str) -> int:
+    return sum(1 for m in metrics if m["name"] == name and all(m.get(k) == v for k, v in dims.items()))
+
+
+def test_hopeless_messages_reach_the_dlq_at_once(
     harness: Harness, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """Not an envelope: dead-lettered on the first receive, not the fifth; no handler: dropped."""
     good = [message_event("one"), message_event("two")]
-    poison_body = '{"kind": "event", "truncated'
+    unparseable = '{"kind": "event", "truncated'
+    unhandled = Envelope(
+        "event", "2.0", uuid.uuid4().hex, "no.such.event_v1", None, time.time(), {}
+    ).to_json()
     harness.send(good[0].to_json())
-    poison_id = harness.send(poison_body)
+    harness.send(unparseable)
+    harness.send(unhandled)
     harness.send(good[1].to_json())
 
-    def settled() -> bool:
-        return harness.queue_depth(harness.stack.events_queue_url) == 0 and bool(
-            harness.queue_depth(harness.stack.dead_letter_queue_url)
-        )
+    harness.drain(lambda: harness.queue_depth(harness.stack.events_queue_url) == 0)
+    assert all(result == {"batchItemFailures": []} for _, result in harness.invocations)
+    assert len(harness.records()) == 4  # each message was received exactly once
+    assert {r["attributes"]["ApproximateReceiveCount"] for r in harness.records()} == {"1"}
+    dead = harness.dead_letters()
+    assert [m["Body"] for m in dead] == [unparseable]  # byte for byte
+    assert dead[0]["MessageAttributes"]["lark-dead-letter-reason"]["StringValue"] == "unparseable"
+    for envelope in good:  # the good messages ran once
+        assert len(_reply_calls(sandbox, envelope.event["message"]["message_id"])) == 1
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert _count(metrics, "WorkerEventsProcessed") == 2
+    assert _count(metrics, "WorkerEventsUnhandled", event_type="no.such.event_v1") == 1
+    assert _count(metrics, "WorkerEventsFailed") == 0
+    assert _count(metrics, "WorkerEventsDeadLettered", event_type="invalid") == 1
 
-    harness.drain(settled)
-    first_event, first_result = harness.invocations[0]
-    assert first_result == {"batchItemFailures": [{"itemIdentifier": poison_id}]}
-    assert len(first_event["Records"]) == 3
-    assert harness.dlq_bodies() == [poison_body]
-    poison_receives = [r for e, _ in harness.invocations for r in e["Records"] if r["messageId"] == poison_id]
-    assert [r["attributes"]["ApproximateReceiveCount"] for r in poison_receives] == [
+
+def test_a_failing_handler_still_takes_the_redrive_path(
+    harness: Harness, sandbox: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error that may heal (Lark's 5xx) is retried by SQS up to maxReceiveCount, then dead-lettered."""
+    envelope = message_event("never answered")
+    message_id = envelope.event["message"]["message_id"]
+    sandbox.control.add_fault(f"/open-apis/im/v1/messages/{message_id}/reply", "server_error", count=None)
+    sent_id = harness.send(envelope.to_json())
+
+    harness.drain(lambda: harness.queue_depth(harness.stack.events_queue_url) == 0)
+    assert [r["attributes"]["ApproximateReceiveCount"] for r in harness.records()] == [
         str(n) for n in range(1, MAX_RECEIVE_COUNT + 1)
     ]
-    for envelope in good:  # the good messages ran once; the poison's retries did not redo them
-        message_id = envelope.event["message"]["message_id"]
-        assert len(_reply_calls(sandbox, message_id)) == 1
-    assert sorted(json.loads(m["body"]["content"])["text"] for m in sandbox.control.messages()) == [
-        "You said: one",
-        "You said: two",
-    ]
+    assert all(
+        result == {"batchItemFailures": [{"itemIdentifier": sent_id}]} for _, result in harness.invocations
+    )
+    assert harness.dlq_bodies() == [envelope.to_json()]
     metrics = emf_metrics(capsys.readouterr().out)
-    counts = {
-        name: sum(1 for m in metrics if m["name"] == name)
-        for name in ("WorkerEventsProcessed", "WorkerEventsFailed", "WorkerEventsDeadLettered")
-    }
-    assert counts == {
-        "WorkerEventsProcessed": 2,
-        "WorkerEventsFailed": MAX_RECEIVE_COUNT,
-        "WorkerEventsDeadLettered": 1,
-    }
+    assert _count(metrics, "WorkerEventsFailed", event_type="im.message.receive_v1") == MAX_RECEIVE_COUNT
+    assert _count(metrics, "WorkerEventsDeadLettered", event_type="im.message.receive_v1") == 1
+
+
+def test_rate_limited_events_never_reach_the_dlq(
+    lark_env: Stack, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Lark rate-limits the reply more times than maxReceiveCount: the event waits, then runs once."""
+    monkeypatch.setenv("LARK_RATE_LIMIT_MAX_WAIT_SECONDS", "0")  # every reset is longer than the wait
+    harness = Harness(lark_env)
+    envelope = message_event("patience")
+    reply_path = f"/open-apis/im/v1/messages/{envelope.event['message']['message_id']}/reply"
+    limits = MAX_RECEIVE_COUNT + 1
+    sandbox.control.add_fault(reply_path, "rate_limit", count=limits, reset=1)
+    harness.send(envelope.to_json())
+
+    harness.drain(lambda: len(sandbox.control.messages()) == 1, timeout=60)
+    harness.drain(lambda: harness.queue_depth(lark_env.events_queue_url) == 0)
+    assert harness.dlq_bodies() == []
+    assert all(result == {"batchItemFailures": []} for _, result in harness.invocations)
+    records = harness.records()
+    assert len(records) == limits + 1
+    assert {r["body"] for r in records} == {envelope.to_json()}
+    # Each deferral is a new message: its receive count starts again at 1 ...
+    assert {r["attributes"]["ApproximateReceiveCount"] for r in records} == {"1"}
+    # ... and carries how often the event has been put back.
+    deferrals = [r["messageAttributes"].get("lark-deferrals", {}).get("stringValue") for r in records]
+    assert deferrals == [None] + [str(n) for n in range(1, limits + 1)]
+    calls = sandbox.calls(reply_path)
+    assert [c["status"] for c in calls] == [429] * limits + [200]
+    for limited, retried in itertools.pairwise(calls):
+        assert retried["at"] - limited["at"] >= 1.0  # never before x-ogw-ratelimit-reset
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert _count(metrics, "WorkerEventsDeferred", reason="rate_limited") == limits
+    assert _count(metrics, "WorkerEventsFailed") == 0
+    assert _count(metrics, "WorkerEventsDeadLettered") == 0
+    assert _count(metrics, "WorkerEventsProcessed") == 1
+
+
+def test_a_batch_does_not_start_records_it_cannot_finish(
+    lark_env: Stack, sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A slow Lark eats the invocation: the rest of the batch is returned unstarted, then runs later."""
+    monkeypatch.setenv("LARK_HTTP_TIMEOUT_SECONDS", "5")
+    monkeypatch.setenv("LARK_WORKER_RECORD_RESERVE_SECONDS", "4")
+    contexts = iter([FakeLambdaContext(timeout_seconds=6.5)])  # then fresh 30 s invocations
+    harness = Harness(lark_env, context=lambda: next(contexts, None) or FakeLambdaContext())
+    events = [message_event(f"slow {n}") for n in range(3)]
+    sandbox.control.add_fault("/open-apis/im/v1/messages/*/reply", "timeout", count=1, delay=3)
+    ids = [harness.send(e.to_json()) for e in events]
+
+    assert harness.poller.poll_once().received == 3
+    ((first_event, first_result),) = harness.invocations
+    order = [r["messageId"] for r in first_event["Records"]]
+    assert sorted(order) == sorted(ids)
+    # The first record ran (slowly, 3 s); with under 4 s left the other two were not started.
+    assert first_result == {"batchItemFailures": [{"itemIdentifier": i} for i in order[1:]]}
+    replies = [c for c in sandbox.control.requests() if c["path"].endswith("/reply")]
+    assert len(replies) == 1
+    metrics = emf_metrics(capsys.readouterr().out)
+    assert (
+        _count(metrics, "WorkerEventsDeferred", event_type="im.message.receive_v1", reason="out_of_time") == 2
+    )
+
+    harness.drain(lambda: harness.queue_depth(lark_env.events_queue_url) == 0)
+    texts = sorted(json.loads(m["body"]["content"])["text"] for m in sandbox.control.messages())
+    assert texts == sorted(f"You said: slow {n}" for n in range(3))  # each exactly once
+    assert harness.dlq_bodies() == []
+
+
+def test_log_lines_carry_the_event_id_as_correlation_id(harness: Harness, sandbox: Sandbox) -> None:
+    events = [message_event("a"), message_event("b")]
+    with captured_logs() as lines:
+        for envelope in events:
+            harness.send(envelope.to_json())
+        harness.drain(lambda: harness.queue_depth(harness.stack.events_queue_url) == 0)
+    processed = [line for line in lines if line["message"] == "event processed"]
+    assert sorted(line["correlation_id"] for line in processed) == sorted(e.event_id for e in events)
+    for line in processed:
+        assert line["correlation_id"] == line["event_id"]
+    # The on-demand token refresh inside the first event's run logs under that event too.
+    (stored,) = [line for line in lines if line["message"] == "token stored"]
+    assert stored["correlation_id"] in {e.event_id for e in events}
 
 
 def test_failed_handler_is_retried_without_redoing_the_rest(harness: Harness, sandbox: Sandbox) -> None:

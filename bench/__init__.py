@@ -1,0 +1,1 @@
+"""Speed and size measurements: each prints its figures beside a baseline measured in the same run."""
