@@ -25,6 +25,7 @@ from lark_service.config import load_settings
 from lark_service.envelope import Envelope
 from lark_service.webhook.pipeline import Webhook
 from lark_service.webhook.protocol import Reply, Request
+from tests.unit.fakes import ListQueue, MemoryDedupe
 from tests.unit.test_oracles_crypto import GO_SDK_ENCRYPTED, GO_SDK_KEY
 
 NOW = 1_700_000_000
@@ -32,46 +33,14 @@ KEY = "oracle-encrypt-key"
 TOKEN = "oracle-verification-token"
 
 
-class Records:
-    """De-duplication records in memory: claim once, release only an unconfirmed claim."""
-
-    def __init__(self) -> None:
-        self.state: dict[str, str] = {}
-
-    def claim(self, key: str) -> bool:
-        if key in self.state:
-            return False
-        self.state[key] = "IN_PROGRESS"
-        return True
-
-    def confirm(self, key: str) -> None:
-        self.state[key] = "COMPLETED"
-
-    def release(self, key: str) -> None:
-        if self.state.get(key) == "IN_PROGRESS":
-            del self.state[key]
-
-    def check(self) -> None:
-        return None
-
-
-class Queue:
-    def __init__(self) -> None:
-        self.messages: list[str] = []
-
-    def send(self, body: str) -> None:
-        self.messages.append(body)
-
-    def check(self) -> None:
-        return None
-
-
 class Rig:
     def __init__(self, encrypt_key: str | None = KEY, token: str | None = TOKEN) -> None:
         env = {"LARK_ENCRYPT_KEY": encrypt_key or "", "LARK_VERIFICATION_TOKEN": token or ""}
-        self.records = Records()
-        self.queue = Queue()
-        self.webhook = Webhook(load_settings(env), self.records, self.queue, clock=lambda: float(NOW))
+        if encrypt_key is None:
+            env["LARK_ALLOW_PLAINTEXT"] = "true"  # plaintext mode is opt-in
+        self.dedupe = MemoryDedupe(clock=lambda: float(NOW))
+        self.queue = ListQueue()
+        self.webhook = Webhook(load_settings(env), self.dedupe, self.queue, clock=lambda: float(NOW))
 
     def post(self, body: bytes, headers: dict[str, str] | None = None) -> Reply:
         return self.webhook.handle(Request.create("POST", "/lark/events", headers or {}, body))
@@ -140,7 +109,7 @@ def test_a_push_signed_over_its_raw_bytes_is_queued_once(spelling: str) -> None:
         "2.0",
     )
     assert envelope.tenant_key == "tenant-1"
-    assert rig.records.state == {"webhook#ev-oracle-1": "COMPLETED"}
+    assert rig.dedupe.records == {"webhook#ev-oracle-1": "COMPLETED"}
 
 
 @pytest.mark.parametrize("spelling", SPELLINGS)
@@ -153,7 +122,7 @@ def test_a_signature_over_a_re_serialised_body_is_refused(spelling: str) -> None
     reply = rig.post(body, lark_headers(other))
     assert (reply.status, reply.body["error"]) == (401, "bad_signature")
     assert rig.queue.messages == []
-    assert rig.records.state == {}
+    assert rig.dedupe.records == {}
 
 
 def test_a_signature_with_another_key_is_refused() -> None:
@@ -170,7 +139,7 @@ def test_the_go_sdk_url_verification_vector_is_answered_unsigned() -> None:
     reply = rig.post(json.dumps({"encrypt": GO_SDK_ENCRYPTED}).encode())
     assert (reply.status, reply.body) == (200, {"challenge": "1212"})
     assert rig.queue.messages == []
-    assert rig.records.state == {}
+    assert rig.dedupe.records == {}
 
 
 def test_the_go_sdk_vector_with_another_token_configured_is_refused() -> None:
@@ -184,7 +153,7 @@ def test_an_unsigned_encrypted_event_is_refused() -> None:
     reply = rig.post(encrypted_body(event_v2(), "compact"))
     assert (reply.status, reply.body["error"]) == (401, "missing_signature")
     assert rig.queue.messages == []
-    assert rig.records.state == {}
+    assert rig.dedupe.records == {}
 
 
 @pytest.mark.parametrize("token", [None, "", "wrong-token"], ids=["absent", "empty", "wrong"])
@@ -197,7 +166,7 @@ def test_an_encrypted_signed_push_without_the_token_is_refused(token: str | None
     reply = rig.post(body, lark_headers(body))
     assert (reply.status, reply.body["error"]) == (401, "bad_token")
     assert rig.queue.messages == []
-    assert rig.records.state == {}
+    assert rig.dedupe.records == {}
 
 
 @pytest.mark.parametrize("token", [None, "wrong-token"], ids=["absent", "wrong"])
@@ -207,7 +176,7 @@ def test_a_plaintext_push_without_the_token_is_refused(token: str | None) -> Non
     reply = rig.post(SPELLINGS["compact"](event_v2(token=token)))
     assert (reply.status, reply.body["error"]) == (401, "bad_token")
     assert rig.queue.messages == []
-    assert rig.records.state == {}
+    assert rig.dedupe.records == {}
 
 
 def test_a_plaintext_push_with_the_token_is_queued() -> None:
@@ -218,7 +187,14 @@ def test_a_plaintext_push_with_the_token_is_queued() -> None:
 
 def test_a_v1_push_carries_its_token_at_the_top() -> None:
     rig = Rig(encrypt_key=None)
-    doc = {"uuid": "u-1", "token": TOKEN, "type": "event_callback", "event": {"type": "app_ticket"}}
+    # The 1.0 layout of Lark's docs: ``ts`` is seconds with a fraction, as a string.
+    doc = {
+        "ts": f"{NOW}.7171419",
+        "uuid": "u-1",
+        "token": TOKEN,
+        "type": "event_callback",
+        "event": {"type": "app_ticket"},
+    }
     assert rig.post(SPELLINGS["compact"](doc)).status == 200
     [envelope] = rig.queued()
     assert (envelope.event_id, envelope.schema, envelope.event_type) == ("u-1", "1.0", "app_ticket")
@@ -277,7 +253,7 @@ def test_a_legacy_card_signed_with_sha1_and_the_token_is_answered(spelling: str)
     reply = rig.post(body, lark_headers(body, secret=TOKEN, sha=hashlib.sha1))
     assert reply.status == 200
     assert reply.route == "card"
-    assert rig.records.state == {"webhook#card1-" + hashlib.sha256(body).hexdigest()[:40]: "COMPLETED"}
+    assert rig.dedupe.records == {"webhook#card1-" + hashlib.sha256(body).hexdigest()[:40]: "COMPLETED"}
 
 
 def test_a_legacy_card_signed_with_sha256_or_the_encrypt_key_is_refused() -> None:
@@ -291,4 +267,4 @@ def test_a_legacy_card_signed_with_sha256_or_the_encrypt_key_is_refused() -> Non
         assert (reply.status, reply.body["error"]) == (401, "bad_signature")
     unsigned = rig.post(body)
     assert (unsigned.status, unsigned.body["error"]) == (401, "missing_signature")
-    assert rig.records.state == {}
+    assert rig.dedupe.records == {}
