@@ -72,6 +72,31 @@ def prepare() -> None:
         link.symlink_to(wanted)
 
 
+def prune() -> None:
+    """Delete mutmut's copies of files that are gone from the repository.
+
+    mutmut copies sources and tests into ``mutants/`` but never deletes: a removed or moved
+    module would still be importable there, and a deleted test would still run.
+    """
+    also_copy = [str(path) for path in _mutmut_config().get("also_copy", [])]  # type: ignore[attr-defined]
+    for name, target in {**LINKS, **{path: path for path in also_copy}}.items():
+        copy = WORKDIR / "mutants" / name
+        if not copy.is_dir():
+            continue
+        for path in sorted(copy.rglob("*"), reverse=True):
+            relative = path.relative_to(copy)
+            source = ROOT / target / relative
+            if path.suffix in {".meta", ".spans"}:
+                source = source.with_suffix("")
+            if "__pycache__" in relative.parts or source.exists():
+                continue
+            if path.is_dir():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            else:
+                path.unlink()
+
+
 @dataclass(frozen=True, slots=True)
 class Mutant:
     name: str
@@ -193,6 +218,7 @@ def _write_table(table: str) -> None:
 def run(mutant_names: list[str]) -> int:
     """Mutate and test what changed, then re-test the last survivors; print the report."""
     prepare()
+    prune()
     try:
         return _with_shared_moto(mutant_names)
     except KeyboardInterrupt:
