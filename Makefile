@@ -112,6 +112,12 @@ bench: $(BIN)/.installed $(LARK_OAPI)
 drill: $(BIN)/.installed
 	LARK_DRILL_PUSHES=120 LARK_DRILL_EXAMPLES=1000 $(BIN)/pytest tests/integration/drills --timeout 1200 -q
 
+# Mutation testing over the critical modules (docs/testing.md). Incremental: results stay in
+# .mutation/, so a rerun tests only changed functions and the last run's survivors.
+.PHONY: mutation
+mutation: $(BIN)/.installed
+	$(BIN)/python scripts/mutation.py run
+
 render: $(BIN)/.installed
 	$(BIN)/lark-service render
 
