@@ -12,7 +12,8 @@ ARG PYTHON_IMAGE=python:3.12-slim
 # --- builder: resolve, trim and precompile; nothing from this stage runs in Lambda ------------
 FROM ${PYTHON_IMAGE} AS builder
 ARG FUNCTION
-ARG PIP_INDEX_URL=https://pypi.org/simple
+# Unset: pip's own default index (or the builder's pip configuration).
+ARG PIP_INDEX_URL
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_ROOT_USER_ACTION=ignore
@@ -24,7 +25,7 @@ COPY scripts/image_trim.py image_trim.py
 # so the image never needs a compiler. Then the trim: tests, scripts, API examples, and every
 # botocore service model the function does not call (its requirements' "# aws-services:" line).
 COPY functions/${FUNCTION}/requirements.txt requirements.txt
-RUN python -m pip install --index-url "${PIP_INDEX_URL}" --no-compile --only-binary=:all: \
+RUN python -m pip install ${PIP_INDEX_URL:+--index-url "${PIP_INDEX_URL}"} --no-compile --only-binary=:all: \
         --target /opt/deps -r requirements.txt \
     && python image_trim.py deps /opt/deps --requirements requirements.txt
 COPY layers/lark_service/ /var/task/lark_service/
