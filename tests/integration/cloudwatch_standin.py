@@ -52,21 +52,38 @@ def _dims(items: Iterable[Any]) -> frozenset[tuple[str, str]]:
     return frozenset((d.name, d.value) for d in items)
 
 
+Series = dict[tuple[str, str, frozenset[tuple[str, str]]], list[Value]]
+_SERIES: dict[int, tuple[int, Series]] = {}
+"""moto backend -> (its datum count, its data by namespace, name and dimension set)."""
+
+
+def _series(backend: Any) -> Series:
+    """The backend's data grouped by metric, regrouped only after a put (moto only appends).
+
+    Every exporter scrape asks for each metric once per dimension set; scanning every stored datum
+    on each of those calls made a scrape slow enough, on a busy machine, to miss a minute.
+    """
+    data = backend.metric_data
+    count = len(data)
+    cached = _SERIES.get(id(backend))
+    if cached is None or cached[0] != count:
+        grouped: Series = {}
+        for md in data[:count]:
+            if isinstance(md, cw_models.MetricDatum):
+                key = (md.namespace, md.name, _dims(md.dimensions))
+                grouped.setdefault(key, []).append(Value(_ms(md.timestamp), md.value))
+        cached = (count, grouped)
+        _SERIES[id(backend)] = cached
+    return cached[1]
+
+
 def _exact_statistics(self: cw_responses.CloudWatchResponse) -> ActionResult:
     """GetMetricStatistics as the API reference describes it (replaces moto's handler)."""
-    backend = self.cloudwatch_backend
     namespace = self._get_param("Namespace")
     name = self._get_param("MetricName")
     wanted = frozenset((d["Name"], d["Value"]) for d in self._get_param("Dimensions", []))
     statistics = [*self._get_param("Statistics", []), *self._get_param("ExtendedStatistics", [])]
-    stored = [
-        Value(_ms(md.timestamp), md.value)
-        for md in backend.metric_data
-        if isinstance(md, cw_models.MetricDatum)
-        and md.namespace == namespace
-        and md.name == name
-        and _dims(md.dimensions) == wanted
-    ]
+    stored = _series(self.cloudwatch_backend).get((namespace, name, wanted), [])
     points = get_metric_statistics(
         stored,
         _ms(self._get_param("StartTime")),
@@ -124,6 +141,7 @@ class CloudWatch:
 
     def close(self) -> None:
         self.server.stop()
+        _SERIES.clear()
         (
             cw_responses.CloudWatchResponse.get_metric_statistics,
             cw_responses.CloudWatchResponse.list_metrics,
