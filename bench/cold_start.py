@@ -90,7 +90,7 @@ secret_id, key = sys.argv[1], sys.argv[2]
 if secret_id:
     sm = session.create_client("secretsmanager")
     json.loads(sm.get_secret_value(SecretId=secret_id)["SecretString"])
-if sys.argv[3:] == ["config"]:  # the floor plus our configuration model alone
+if sys.argv[3:] == ["config"]:  # the floor plus our configuration alone
     sys.path.insert(0, ".")
     from lark_service.config import Settings, parse_environment
     parse_environment(Settings)
@@ -333,7 +333,7 @@ def main(lark_python: Path | None, runs: int = RUNS) -> bool:
                 scratch,
             ),
             Case(
-                "floor + our pydantic Settings, secret",
+                "floor + our Settings, secret",
                 lambda i: [python, "-S", "-c", FLOOR, secret_id, f"floor#{i}-{uuid.uuid4().hex}", "config"],
                 {**base, **env_creds, "PYTHONPATH": str(staged["webhook"].deps)},
                 staged["webhook"].task,
@@ -404,7 +404,7 @@ def report(cases: list[Case], python: str, runs: int) -> bool:
     ours_env = named["ours, env credentials"]
     floor_secret = named["floor: botocore + same calls, secret"]
     floor_env = named["floor: botocore + same calls, env"]
-    floor_config = named["floor + our pydantic Settings, secret"]
+    floor_config = named["floor + our Settings, secret"]
     challenge = named["URL challenge, cold"]
     worker = named["worker: first event handled"]
     refresh = named["token refresh: first run"]
@@ -438,8 +438,8 @@ def report(cases: list[Case], python: str, runs: int) -> bool:
         ]
     ]
     table(["case", "median ms", "range ms", "CPU ms", "process ms", "peak RSS MB"], rows)
-    pydantic_ms = floor_config.median("cpu_ms") - floor_secret.median("cpu_ms")
-    print(f"  our pydantic Settings alone add {pydantic_ms:.0f} ms CPU to the floor")
+    config_ms = floor_config.median("cpu_ms") - floor_secret.median("cpu_ms")
+    print(f"  our Settings alone add {config_ms:.0f} ms CPU to the floor")
     goals = [
         Goal("webhook cold, secret (as deployed)", ours_secret.median(), "<=", 200, "ms"),
         Goal("  / floor (same calls), wall", ours_secret.median() / floor_secret.median(), "<=", 1.3, "x"),

@@ -43,7 +43,6 @@ import json
 
 import aws_lambda_powertools
 import boto3
-import pydantic
 from cryptography.hazmat.primitives.ciphers import Cipher
 
 from lark_service.config import load_settings

@@ -254,9 +254,8 @@ def _read_variables() -> dict[str, object]:
 
     found: dict[str, object] = {"LARK_SECRET_ID": None, "AWS_ENDPOINT_URL": None}
     for model in (Settings, TokenTuning, WorkerTuning):
-        for field in model.model_fields.values():
-            assert field.alias, f"{model.__name__}: every setting is read from a named variable"
-            found[field.alias] = field.default
+        for var in model.variables().values():
+            found[var.env] = None if var.required else var.default
     return found
 
 

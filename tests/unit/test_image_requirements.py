@@ -102,7 +102,7 @@ def test_the_webhook_stays_light() -> None:
     """The webhook never calls Lark, so it does without the HTTP client the others need."""
     webhook = _requirements("webhook")
     assert "httpx" not in webhook
-    assert {"aws-lambda-powertools", "boto3", "pydantic", "cryptography"} <= set(webhook)
+    assert {"aws-lambda-powertools", "boto3", "cryptography"} <= set(webhook)
     for function in ("worker", "token_refresh"):
         assert "httpx" in _requirements(function)
 

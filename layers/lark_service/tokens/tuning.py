@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from lark_service.config import parse_environment
+from lark_service.config import EnvironmentModel, Var, integer, parse_environment, seconds
 from lark_service.tokens.retry import RetryPolicy
 
 CALL_MARGIN = 1.0
@@ -21,20 +19,18 @@ LOCK_TAKE_SECONDS = 1.0
 """Seconds of a lock's lease allowed for taking it and re-reading the table before the first call."""
 
 
-class TokenTuning(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
-
-    http_timeout: float = Field(5.0, alias="LARK_HTTP_TIMEOUT_SECONDS", gt=0)
-    retry_base: float = Field(0.5, alias="LARK_TOKEN_RETRY_BASE_SECONDS", gt=0)
-    retry_cap: float = Field(8.0, alias="LARK_TOKEN_RETRY_CAP_SECONDS", gt=0)
-    retry_attempts: int = Field(5, alias="LARK_TOKEN_RETRY_ATTEMPTS", ge=1)
+class TokenTuning(EnvironmentModel):
+    http_timeout = Var("LARK_HTTP_TIMEOUT_SECONDS", seconds(above=0), 5.0)
+    retry_base = Var("LARK_TOKEN_RETRY_BASE_SECONDS", seconds(above=0), 0.5)
+    retry_cap = Var("LARK_TOKEN_RETRY_CAP_SECONDS", seconds(above=0), 8.0)
+    retry_attempts = Var("LARK_TOKEN_RETRY_ATTEMPTS", integer(minimum=1), 5)
     # Readers refresh on demand when less than this remains; the schedule keeps it from happening.
-    refresh_margin: float = Field(300.0, alias="LARK_TOKEN_REFRESH_MARGIN_SECONDS", ge=0)
-    lock_lease: float = Field(10.0, alias="LARK_TOKEN_LOCK_LEASE_SECONDS", gt=0)
-    lock_wait: float = Field(15.0, alias="LARK_TOKEN_LOCK_WAIT_SECONDS", gt=0)
-    lock_poll: float = Field(0.1, alias="LARK_TOKEN_LOCK_POLL_SECONDS", gt=0)
+    refresh_margin = Var("LARK_TOKEN_REFRESH_MARGIN_SECONDS", seconds(minimum=0), 300.0)
+    lock_lease = Var("LARK_TOKEN_LOCK_LEASE_SECONDS", seconds(above=0), 10.0)
+    lock_wait = Var("LARK_TOKEN_LOCK_WAIT_SECONDS", seconds(above=0), 15.0)
+    lock_poll = Var("LARK_TOKEN_LOCK_POLL_SECONDS", seconds(above=0), 0.1)
     # An API call waits out a rate limit this long at most; beyond it the event is retried later.
-    rate_limit_max_wait: float = Field(10.0, alias="LARK_RATE_LIMIT_MAX_WAIT_SECONDS", ge=0)
+    rate_limit_max_wait = Var("LARK_RATE_LIMIT_MAX_WAIT_SECONDS", seconds(minimum=0), 10.0)
 
     @property
     def call_seconds(self) -> float:
@@ -44,8 +40,7 @@ class TokenTuning(BaseModel):
     def retry_policy(self) -> RetryPolicy:
         return RetryPolicy(self.retry_base, self.retry_cap, self.retry_attempts, self.call_seconds)
 
-    @model_validator(mode="after")
-    def _lease_outlasts_a_call(self) -> TokenTuning:
+    def check(self) -> None:
         # The lock holder starts a call only while the call fits in its lease, so the lease must
         # hold at least one whole call plus the write; otherwise no holder could ever refresh.
         extra = CALL_MARGIN + LOCK_HOLD_MARGIN + LOCK_TAKE_SECONDS
@@ -56,7 +51,6 @@ class TokenTuning(BaseModel):
                 f"LARK_HTTP_TIMEOUT_SECONDS + {extra:g} ({needed:g}): "
                 "the lock must outlast the call its holder makes"
             )
-        return self
 
 
 def load_tuning(environ: Mapping[str, str] | None = None) -> TokenTuning:
