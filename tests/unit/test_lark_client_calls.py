@@ -116,8 +116,10 @@ def test_a_long_uuid_is_sent_as_its_digest() -> None:
 
 def test_a_card_patch_as_lark_documents_it() -> None:
     transport = Recording()
+    tokens = Tokens()
     card = {"elements": [{"tag": "div", "text": {"tag": "plain_text", "content": "完成"}}]}
-    _client(transport).patch_message(MESSAGE_ID, card=card, tenant_key="tk_3")
+    _client(transport, tokens).patch_message(MESSAGE_ID, card=card, tenant_key="tk_3")
+    assert tokens.asked == ["tk_3"]
     (call,) = transport.calls
     assert (call["method"], call["route"], call["path"]) == (
         "PATCH",

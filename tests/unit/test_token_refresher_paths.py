@@ -405,3 +405,22 @@ def test_skipped_tokens_are_counted_once_per_type_with_their_number(monkeypatch:
     ]
     assert lark.calls == []
     assert RefreshReport(report.outcomes).as_dict()["refreshed"] == 0
+
+
+def test_a_tenant_token_that_cannot_be_stored_is_reported_by_its_tenant(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    emitted = record_metrics(monkeypatch, "lark_service.tokens.refresher")
+    refresher, store, _, clock, _ = _refresher()
+    store.tokens[token_key(APP, APP_ID)] = _stored("a-kept", 100_000, clock)
+    store.tokens[token_key(TENANT, APP_ID, "tk_1")] = _stored("t-x", 100, clock)
+    store.put_fails = True
+    report = refresher.refresh_all(Budget(60))
+    assert report.outcomes == [
+        Outcome(APP, None, ok=False, reason="store"),
+        Outcome(TENANT, "tk_1", ok=False, reason="store"),
+    ]
+    assert [dims for name, _, dims in emitted.calls if name == "TokenRefreshFailure"] == [
+        {"token_type": APP, "reason": "store"},
+        {"token_type": TENANT, "reason": "store"},
+    ]

@@ -172,7 +172,9 @@ def test_a_hopeless_message_without_a_dlq_fails_as_invalid(monkeypatch: pytest.M
     ]
 
 
-def test_a_hopeless_message_goes_to_the_dlq_with_its_reason(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_hopeless_message_goes_to_the_dlq_with_its_reason(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     emitted = record_metrics(monkeypatch, "lark_service.worker.processor")
     requeue = batch.ListRequeue()
     worker, _, _ = _worker(Handled(), requeue)
@@ -180,6 +182,11 @@ def test_a_hopeless_message_goes_to_the_dlq_with_its_reason(monkeypatch: pytest.
     assert result == {"batchItemFailures": []}
     assert requeue.dead == [("[1, 2]", "unparseable"), ('{"kind": "event"}', "unparseable")]
     assert emitted.calls == [("WorkerEventsDeadLettered", 1.0, {"event_type": "invalid"})] * 2
+    logged = [r for r in caplog.records if r.getMessage().startswith("event can never be processed")]
+    assert [getattr(r, "error", None) for r in logged] == [
+        "not an envelope: ValueError: envelope is not a JSON object",
+        "not an envelope: ValueError: envelope is missing or mistypes 'schema'",
+    ]
 
 
 def test_when_the_dlq_is_unreachable_the_hopeless_message_fails(monkeypatch: pytest.MonkeyPatch) -> None:
