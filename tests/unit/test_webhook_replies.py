@@ -9,6 +9,7 @@ error and Lark retries. The route label is the ack-latency metric's bounded dime
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from typing import Any
@@ -238,3 +239,123 @@ def test_a_legacy_card_with_a_wrong_signature_is_refused_by_name() -> None:
 def test_routing_refusals_name_the_way(method: str, path: str, status: int, message: str) -> None:
     reply = Rig().webhook.handle(Request.create(method, path, {}, b""))
     assert (reply.status, reply.body["msg"], reply.route) == (status, message, "rejected")
+
+
+# --- every refusal in full: status, the metric's reason, the message naming the problem ----------
+
+
+def _encrypted(
+    doc: dict[str, Any], *, now: float | None = None, **drop: bool
+) -> tuple[dict[str, str], bytes]:
+    headers, body = lark.signed_push(doc, KEY, now=now)
+    return {k: v for k, v in headers.items() if not drop.get(k.replace("-", "_"))}, body
+
+
+def _refused(reply: Reply, status: int, reason: str, message: str) -> None:
+    assert reply == Reply(status, {"error": reason, "msg": message}, "error" if status >= 500 else "rejected")
+
+
+def test_a_push_missing_one_signature_header_is_unsigned() -> None:
+    rig = Rig()
+    for header in ("x_lark_request_nonce", "x_lark_request_timestamp", "x_lark_signature"):
+        reply = rig.post(*_encrypted(lark.event_v2(token=TOKEN), **{header: True}))
+        _refused(reply, 401, "missing_signature", "x-lark-signature with its timestamp and nonce is required")
+    assert rig.queue.messages == []
+
+
+def test_non_ascii_signature_headers_are_refused_by_name() -> None:
+    rig = Rig()
+    headers, body = _encrypted(lark.event_v2(token=TOKEN))
+    reply = rig.post({**headers, "x-lark-request-nonce": "nonce-é"}, body)
+    _refused(reply, 401, "bad_signature", "signature headers must be ASCII")
+    assert ("WebhookRequestsRejected", {"reason": "bad_signature"}) in rig.metrics.calls
+
+
+def test_a_signature_over_other_bytes_is_refused_by_name() -> None:
+    rig = Rig()
+    headers, body = _encrypted(lark.event_v2(token=TOKEN))
+    reply = rig.post(headers, body.replace(b'{"encrypt":', b'{"encrypt" :'))
+    _refused(reply, 401, "bad_signature", "x-lark-signature does not match the body")
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "reason", "message"),
+    [
+        (999_999_999_999, "stale", "request timestamp is in the future"),  # 12 digits: a Unix time
+        (1_000_000_000_000, "bad_timestamp", "x-lark-request-timestamp is not a Unix time in seconds"),
+        (1_000, "stale", "request timestamp is older than the 86400 s replay window"),
+    ],
+)
+def test_the_signed_timestamp_must_be_seconds_within_the_window(
+    timestamp: int, reason: str, message: str
+) -> None:
+    rig = Rig()
+    reply = rig.post(*_encrypted(lark.event_v2(token=TOKEN), now=timestamp))
+    _refused(reply, 401, reason, message)
+
+
+def test_an_encrypted_push_without_an_encrypt_key_is_refused_by_name() -> None:
+    rig = Rig(encrypt_key=None, LARK_ALLOW_PLAINTEXT="true")
+    reply = rig.post(*_encrypted(lark.event_v2(token=TOKEN)))
+    _refused(reply, 400, "not_configured", "push is encrypted but LARK_ENCRYPT_KEY is not configured")
+
+
+def test_an_encrypt_field_that_is_not_text_is_refused_by_name() -> None:
+    reply = Rig().post({}, b'{"encrypt": 5}')
+    _refused(reply, 400, "bad_encrypt", "encrypt is not a string")
+
+
+def test_a_signed_push_that_does_not_decrypt_is_a_400() -> None:
+    rig = Rig()
+    body = json.dumps({"encrypt": "bm90IGEgY2lwaGVydGV4dA=="}).encode()
+    timestamp, nonce = str(int(time.time())), "n-bad"
+    headers = {
+        "x-lark-request-timestamp": timestamp,
+        "x-lark-request-nonce": nonce,
+        "x-lark-signature": lark.sign(timestamp, nonce, KEY, body),
+    }
+    reply = rig.post(headers, body)
+    assert (reply.status, reply.body["error"], reply.route) == (400, "bad_encrypt", "rejected")
+
+
+def test_a_signed_push_that_decrypts_to_no_json_names_the_decrypted_body() -> None:
+    reply = Rig().post(*lark.encrypted_request(b"not json", KEY))
+    _refused(reply, 400, "bad_json", "decrypted body is not valid JSON")
+
+
+def test_a_wrong_token_is_refused_by_name() -> None:
+    reply = Rig().push(lark.event_v2(token="another-token"))
+    _refused(reply, 401, "bad_token", "verification token is missing or wrong")
+
+
+def test_a_push_over_the_queue_s_limit_is_refused_naming_its_event(caplog: pytest.LogCaptureFixture) -> None:
+    rig = Rig()
+    reply = rig.push(lark.event_v2("ev-big", token=TOKEN, text="x" * 300_000))
+    _refused(reply, 413, "too_large", "push exceeds the queue's 262144 byte message limit")
+    assert [getattr(r, "event_id", None) for r in caplog.records if r.getMessage() == "request rejected"] == [
+        "ev-big"
+    ]
+    assert rig.dedupe.items == {}
+
+
+def test_a_copy_meeting_a_live_claim_is_a_409_naming_its_event(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    rig = Rig()
+    rig.dedupe.claim("webhook#ev-busy", "another-request", time.time() + 3600)
+    reply = rig.push(lark.event_v2("ev-busy", token=TOKEN))
+    assert reply == Reply(
+        409,
+        {"error": "in_progress", "msg": "another delivery of this event is being queued; retry later"},
+        "in_progress",
+    )
+    logged = [r for r in caplog.records if r.getMessage().startswith("delivery in progress elsewhere")]
+    assert [getattr(r, "event_id", None) for r in logged] == ["ev-busy"]
+
+
+def test_only_a_repeat_counts_as_a_duplicate() -> None:
+    rig = Rig()
+    doc = lark.event_v2("ev-once", token=TOKEN)
+    assert rig.push(doc).status == 200
+    assert "WebhookDuplicates" not in rig.metrics.names()
+    assert rig.push(doc).status == 200
+    assert rig.metrics.names().count("WebhookDuplicates") == 1
