@@ -300,3 +300,41 @@ def _sharing(worker: Worker, persistence: batch.MemoryPersistence) -> Callable[.
         config=worker._config,
         key_prefix="worker",
     )(worker._run)
+
+
+def test_a_rate_limited_event_that_cannot_be_deferred_counts_its_last_receive(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    emitted = record_metrics(monkeypatch, "lark_service.worker.processor")
+    worker, _, _ = _worker(_limited_handler(2.0), None, LARK_WORKER_MAX_RECEIVE_COUNT="3")
+    result = worker.handle(_event([_envelope().to_json()], receives=["3"]), batch.Context())
+    assert result == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert emitted.calls == [
+        ("WorkerEventsFailed", 1.0, {"event_type": TYPE}),
+        ("WorkerEventsDeadLettered", 1.0, {"event_type": TYPE}),
+    ]
+    [failed] = [r for r in caplog.records if r.getMessage() == "event failed"]
+    assert (failed.message_id, failed.event_type, failed.receive_count, failed.error) == (  # type: ignore[attr-defined]
+        "m0",
+        TYPE,
+        3,
+        "LarkRateLimited",
+    )
+
+
+def test_a_failure_s_log_line_names_the_message_its_type_and_the_error_class(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handled = Handled()
+
+    def boom() -> None:
+        raise KeyError("secret detail stays out")
+
+    handled.then = boom
+    worker, _, _ = _worker(handled, None)
+    worker.handle(_event([_envelope().to_json(), "not json"], receives=["2", "4"]), batch.Context())
+    failed = [r for r in caplog.records if r.getMessage() == "event failed"]
+    assert [(r.message_id, r.event_type, r.receive_count, r.error) for r in failed] == [  # type: ignore[attr-defined]
+        ("m0", TYPE, 2, "KeyError"),
+        ("m1", "invalid", 4, "Hopeless"),
+    ]
