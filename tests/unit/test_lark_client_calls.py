@@ -107,6 +107,13 @@ def test_without_a_uuid_none_is_sent() -> None:
     assert [call["params"] for call in transport.calls] == [{"receive_id_type": "open_id"}, None]
 
 
+def test_a_uuid_of_lark_s_maximum_length_is_sent_as_it_is() -> None:
+    transport = Recording()
+    at_limit = "u" * 50  # Lark: uuid "最大长度: 50 字符"
+    _client(transport).reply_message(MESSAGE_ID, msg_type="text", content={}, uuid=at_limit)
+    assert transport.calls[0]["json"]["uuid"] == at_limit
+
+
 def test_a_long_uuid_is_sent_as_its_digest() -> None:
     transport = Recording()
     long = "evt-" + "a" * 80

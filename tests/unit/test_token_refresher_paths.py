@@ -244,7 +244,7 @@ def test_a_store_app_s_tenant_token_needs_a_tenant_key(tenant_key: str | None) -
         refresher.fetch(TENANT, tenant_key, Budget(60))
     assert failed.value.reason == "api_error"
     assert str(failed.value).endswith("a store app's tenant token needs a tenant_key")
-    assert failed.value.token_type == TENANT
+    assert str(failed.value).startswith(f"{TENANT} refresh failed (api_error): ")
     assert lark.calls == []
 
 

@@ -84,7 +84,6 @@ def test_errors_no_retry_can_fix_fail_at_once_with_their_reason(error: LarkApiEr
             _raising(error), token_type="tenant", policy=POLICY, budget=Budget(60), sleep=slept.append
         )
     assert failed.value.reason == reason
-    assert failed.value.token_type == "tenant"
     assert str(failed.value) == f"tenant refresh failed ({reason}): {error}"
     assert failed.value.__cause__ is error
     assert slept == []
