@@ -291,14 +291,16 @@ def test_tree_bytes_sums_files_and_counts_links_as_links(tmp_path: Path) -> None
 def test_trim_dependencies_keeps_only_the_declared_services(tmp_path: Path) -> None:
     _write(tmp_path / "bin/normalizer", "#!/usr/bin/python")
     _write(tmp_path / "simplejson/tests/test_dump.py", "")
-    _write(tmp_path / "botocore/data/endpoints.json", "{}")
     _write(tmp_path / "botocore/data/sqs/2012-11-05/examples-1.json", "{}")
-    _write(tmp_path / "botocore/data/sqs/2012-11-05/service-2.json.gz", "gz")
+    _write(
+        tmp_path / "botocore/data/sqs/2012-11-05/service-2.json", '{"metadata": {"endpointPrefix": "sqs"}}'
+    )
     _write(tmp_path / "botocore/data/ec2/2016-11-15/service-2.json.gz", "gz" * 100)
     freed = image_trim.trim_dependencies(tmp_path, ["sqs"])
     remaining = sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file())
-    assert remaining == ["botocore/data/endpoints.json", "botocore/data/sqs/2012-11-05/service-2.json.gz"]
-    assert freed == len("#!/usr/bin/python") + 2 + 200
+    assert remaining == ["botocore/data/sqs/2012-11-05/service-2.json"]
+    # The scripts, the test, the example, the other service, and the model's spaces.
+    assert freed == len("#!/usr/bin/python") + 2 + 200 + 2
 
 
 def test_trim_refuses_a_service_botocore_does_not_have(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ LOCK_TAKE_SECONDS = 1.0
 
 
 class TokenTuning(EnvironmentModel):
+    """How long token calls, retries and the refresh lock may take (seconds unless named)."""
+
     http_timeout = Var("LARK_HTTP_TIMEOUT_SECONDS", seconds(above=0), 5.0)
     retry_base = Var("LARK_TOKEN_RETRY_BASE_SECONDS", seconds(above=0), 0.5)
     retry_cap = Var("LARK_TOKEN_RETRY_CAP_SECONDS", seconds(above=0), 8.0)

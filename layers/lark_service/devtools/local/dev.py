@@ -105,6 +105,9 @@ def make_handler(app: LocalApp, function: str = "webhook") -> type[BaseHTTPReque
     class WebhookRequestHandler(BaseHTTPRequestHandler):
         server_version = "lark-service-dev"
         protocol_version = "HTTP/1.1"
+        # As a Function URL: no 40 ms Nagle/delayed-ACK stall between a reply's headers and body
+        # on a kept-alive connection.
+        disable_nagle_algorithm = True
 
         def _serve(self) -> None:
             started = time.perf_counter()
