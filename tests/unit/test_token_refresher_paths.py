@@ -344,7 +344,9 @@ def test_an_unreachable_table_is_one_store_failure(monkeypatch: pytest.MonkeyPat
     assert emitted.calls == [("TokenRefreshFailure", 1.0, {"token_type": TENANT, "reason": "store"})] * 2
 
 
-def test_a_token_that_cannot_be_stored_is_a_store_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_token_that_cannot_be_stored_is_a_store_failure(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     emitted = record_metrics(monkeypatch, "lark_service.tokens.refresher")
     refresher, store, _, _, _ = _refresher(app_type="self_built")
     store.put_fails = True
@@ -356,6 +358,11 @@ def test_a_token_that_cannot_be_stored_is_a_store_failure(monkeypatch: pytest.Mo
     assert [dims for name, _, dims in emitted.calls if name == "TokenRefreshFailure"] == [
         {"token_type": TENANT, "reason": "store"},
         {"token_type": APP, "reason": "store"},
+    ]
+    logged = [r for r in caplog.records if r.getMessage() == "token table unavailable"]
+    assert [(r.token_type, r.error) for r in logged] == [  # type: ignore[attr-defined]
+        (TENANT, "DynamoDB PutItem failed (ProvisionedThroughputExceededException)"),
+        (APP, "DynamoDB PutItem failed (ProvisionedThroughputExceededException)"),
     ]
 
 
