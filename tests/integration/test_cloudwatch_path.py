@@ -378,7 +378,7 @@ def test_the_cloudwatch_path_serves_every_panel_and_the_right_alerts(pipelines: 
     assert wait_until(everything_has_data, DEADLINE_SECONDS, interval=1.0), sorted(missing)
     assert wait_until(lambda: time.time() > visible_at, DEADLINE_SECONDS, interval=1.0)
     assert wait_until(lambda: active_alerts(faulty.prometheus) >= FAULT_ALERTS, 60, interval=1.0), (
-        active_alerts(faulty.prometheus),
+        f"not raised: {sorted(FAULT_ALERTS - active_alerts(faulty.prometheus))}",
         result(faulty.prometheus, "up"),
         result(faulty.prometheus, "scrape_duration_seconds"),
         result(faulty.prometheus, rate_series(BY_EMF_NAME["WebhookRequestsRejected"])),
