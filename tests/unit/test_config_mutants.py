@@ -334,3 +334,28 @@ def test_an_unusable_secret_is_named(monkeypatch: pytest.MonkeyPatch, answer: An
     with pytest.raises(ConfigError) as raised:
         load_settings({"LARK_SECRET_ID": "lark/app"})
     assert str(raised.value) == message
+
+
+def test_a_declaration_keeps_its_variable_its_reader_and_its_default() -> None:
+    optional = Var("TEST_COUNT", integer(minimum=2), 5)
+    assert (optional.env, optional.default, optional.required) == ("TEST_COUNT", 5, False)
+    assert optional.parse(" 7 ") == 7
+    required = Var("TEST_NAME", text)
+    assert required.required
+
+    class Local(EnvironmentModel):
+        count = optional
+        name = required
+
+    assert parse_environment(Local, {"TEST_NAME": "n"}) == Local(count=5, name="n")
+    assert parse_environment(Local, {"TEST_NAME": "n", "TEST_COUNT": "3"}).count == 3
+    with pytest.raises(ConfigError) as raised:
+        parse_environment(Local, {"TEST_COUNT": "1"})
+    assert str(raised.value) == (
+        "TEST_NAME is not set; this function needs it; invalid configuration: TEST_COUNT: must be at least 2, got 1"
+    )
+
+
+def test_only_slashes_are_trimmed_from_a_base_url() -> None:
+    """Host names are case-insensitive (RFC 3986, 3.2.2): an upper-case host is kept as written."""
+    assert http_url("https://OPEN.LARK.BOX/") == "https://OPEN.LARK.BOX"
