@@ -254,7 +254,7 @@ def test_the_rule_is_not_run_while_a_value_is_missing_or_invalid() -> None:
 def test_models_are_frozen_values() -> None:
     window = _Window(low=1, high=2)
     with pytest.raises(AttributeError) as raised:
-        window.low = 5  # type: ignore[misc]
+        window.low = 5
     assert str(raised.value) == "_Window is frozen"
     assert window == _Window()
     assert window != _Window(high=3)
