@@ -77,8 +77,11 @@ class FunctionsWorkload:
         faults: bool = True,
         bad_signatures: int = 1,
         unavailable: int = 1,
+        rounds: int = 200,
     ) -> None:
         self.stack = stack
+        self.max_rounds = rounds
+        """Rounds of traffic at most; the functions keep draining the queue after the last."""
         self.pause = pause
         self.faults = faults
         """Off: only what a healthy stack sees (valid pushes, duplicates, replies, refreshes)."""
@@ -161,8 +164,8 @@ class FunctionsWorkload:
             except Exception as exc:
                 self.errors.append(f"stopping: {type(exc).__name__}: {exc}")
 
-    def _run(self, max_rounds: int = 200) -> None:
-        while not self._stopping.is_set() and self.rounds < max_rounds:
+    def _run(self) -> None:
+        while not self._stopping.is_set() and self.rounds < self.max_rounds:
             try:
                 self._round(self.rounds)
             except Exception as exc:
