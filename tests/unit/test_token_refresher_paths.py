@@ -189,7 +189,28 @@ def test_no_call_starts_when_the_budget_cannot_hold_it_after_the_app_token() -> 
     with pytest.raises(RefreshFailed) as failed:
         refresher.fetch(TENANT, "tk_1", budget)
     assert failed.value.reason == "deadline"
+    assert str(failed.value) == f"{TENANT} refresh failed (deadline): 1.5s left, a call may take 2.0s"
     assert [path for path, _ in lark.calls] == ["app_access_token"]
+
+
+def test_no_second_tenant_call_starts_without_time_after_a_refused_app_token() -> None:
+    refresher, store, lark, clock, _ = _refresher()
+    store.tokens[token_key(APP, APP_ID)] = _stored("a-revoked", 5000, clock)
+    refused = {"code": 99991663, "msg": "Invalid access token for authorization"}
+    lark.script["tenant_access_token"] = [httpx.Response(400, json=refused)]
+    budget_clock = Clock(0.0)
+    budget = Budget(3.0, clock=budget_clock)
+    real_put = store.put
+
+    def put(pk: str, token: StoredToken) -> None:
+        budget_clock.now += 1.5  # storing the new app token used half the budget
+        real_put(pk, token)
+
+    store.put = put  # type: ignore[method-assign]
+    with pytest.raises(RefreshFailed) as failed:
+        refresher.fetch(TENANT, "tk_1", budget)
+    assert str(failed.value) == f"{TENANT} refresh failed (deadline): 1.5s left, a call may take 2.0s"
+    assert [path for path, _ in lark.calls] == ["tenant_access_token", "app_access_token"]
 
 
 def test_without_a_ticket_the_refresh_fails_and_asks_lark_to_resend_one(

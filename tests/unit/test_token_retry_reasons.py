@@ -112,7 +112,9 @@ def test_a_rate_limit_to_the_last_attempt_is_reported_as_one() -> None:
         )
     assert failed.value.reason == "rate_limited"
     assert slept == [0.5, 0.5]
-    assert str(failed.value).startswith("app refresh failed (rate_limited): gave up after 3 attempts: ")
+    assert str(failed.value) == (
+        f"app refresh failed (rate_limited): gave up after 3 attempts: {ROUTE}: HTTP 429, code 99991400: limit"
+    )
 
 
 def test_a_wait_past_the_deadline_says_so() -> None:
@@ -180,3 +182,16 @@ def test_ensure_time_names_what_is_left_and_what_a_call_needs() -> None:
     assert failed.value.reason == "deadline"
     assert str(failed.value) == "tenant refresh failed (deadline): 1.2s left, a call may take 2.0s"
     ensure_time(Budget(2.0, clock=clock), POLICY, "tenant")  # exactly one call's time: allowed
+
+
+def test_no_call_starts_without_time_for_it_and_the_refusal_names_the_token() -> None:
+    calls: list[int] = []
+
+    def op() -> str:
+        calls.append(1)
+        return "t"
+
+    with pytest.raises(RefreshFailed) as failed:
+        with_retries(op, token_type="app", policy=POLICY, budget=Budget(1.5), sleep=lambda _: None)
+    assert calls == []
+    assert str(failed.value).startswith("app refresh failed (deadline): ")

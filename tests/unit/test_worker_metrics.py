@@ -31,7 +31,7 @@ from tests.unit import test_worker_batch as batch
 from tests.unit.metric_recorder import Emitted, record_metrics
 
 TYPE = "im.message.receive_v1"
-TTL = 3600
+TTL = 7 * 3600  # not Powertools' default (3600 s), so the setting is seen to be passed
 
 
 class Handled:
