@@ -426,7 +426,9 @@ def test_the_cloudwatch_path_serves_every_panel_and_the_right_alerts(pipelines: 
             for item in result(faulty.prometheus, rate_series(spec), judged_at)
         }
         assert {k: round(v, 6) for k, v in remote.items()} == {k: v for k, v in local.items() if v}, (
-            spec.emf_name
+            spec.emf_name,
+            result(faulty.prometheus, "min_over_time(up[20m])", judged_at),
+            result(faulty.prometheus, "max_over_time(scrape_duration_seconds[20m])", judged_at),
         )
 
     for pipeline in pipelines.values():
