@@ -279,7 +279,8 @@ def _changed_tests(now: dict[str, str]) -> set[str] | None:
 
 
 def _survivors_reached_by(changed: set[str] | None) -> list[str]:
-    survivors = [m.name for m in results() if m.status == "survived"]
+    """Survivors, and mutants no test reached, that the changed tests now reach."""
+    survivors = [m.name for m in results() if m.status in {"survived", "no tests"}]
     if changed is None:
         return survivors
     stats = json.loads((WORKDIR / "mutants" / "mutmut-stats.json").read_text())

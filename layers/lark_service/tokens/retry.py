@@ -54,7 +54,6 @@ class RefreshFailed(Exception):
 
     def __init__(self, token_type: str, reason: str, detail: str) -> None:
         super().__init__(f"{token_type} refresh failed ({reason}): {detail}")
-        self.token_type = token_type
         self.reason = reason
 
 
