@@ -21,16 +21,9 @@ from lark_service.lark.errors import (
 )
 from lark_service.lark.transport import _check
 from lark_service.tokens.store import StoredToken
+from tests.unit.lark_answers import answer as _answer
 
 ROUTE = "/open-apis/im/v1/messages/:message_id/reply"
-
-
-def _answer(
-    status: int, body: object = None, headers: dict[str, str] | None = None, text: str | None = None
-) -> httpx.Response:
-    if text is not None:
-        return httpx.Response(status, text=text, headers=headers)
-    return httpx.Response(status, json=body, headers=headers)
 
 
 def test_success_returns_the_body() -> None:

@@ -30,6 +30,7 @@ from lark_service.lark.errors import (
     LarkTransientError,
 )
 from lark_service.lark.transport import Transport, _check, default_timeout
+from tests.unit.lark_answers import answer as _answer
 from tests.unit.metric_recorder import Emitted, record_metrics
 
 ROUTE = "/open-apis/im/v1/messages/:message_id/reply"
@@ -220,14 +221,6 @@ def test_a_timeout_is_transient_and_counted(lark: Lark, monkeypatch: pytest.Monk
 
 
 # --- classification at the edges (Lark's envelope: a JSON object with an integer ``code``) ---
-
-
-def _answer(
-    status: int, body: object = None, headers: dict[str, str] | None = None, text: str | None = None
-) -> httpx.Response:
-    if text is not None:
-        return httpx.Response(status, text=text, headers=headers)
-    return httpx.Response(status, json=body, headers=headers)
 
 
 @pytest.mark.parametrize(
