@@ -126,6 +126,11 @@ def test_cloudwatch_rounds_the_start_down_to_the_minute_and_buckets_by_period() 
         (60_000, {"Sum": 3.0, "SampleCount": 2.0}),
         (120_000, {"Sum": 5.0, "SampleCount": 1.0}),
     ]
+    # Standard resolution: a minute is one stored aggregate, read whole once it starts before
+    # EndTime (MetricDatum.StorageResolution: "60 ... which CloudWatch stores at 1-minute resolution").
+    whole = get_metric_statistics(values, 90_000, 121_000, 60, ["Sum", "SampleCount"])
+    assert [(p.timestamp_ms, p.statistics) for p in whole][-1] == (120_000, {"Sum": 5.0, "SampleCount": 1.0})
+    assert get_metric_statistics(values, 90_000, 120_000, 60, ["Sum"])[-1].timestamp_ms == 60_000
     assert get_metric_statistics([Value(0, v) for v in range(1, 101)], 0, 60_000, 60, ["p95", "p99"])[
         0
     ].statistics == {

@@ -6,8 +6,12 @@ the CloudWatch stand-in of the end-to-end test, so both follow one reading of th
 
 * ``StartTime`` is inclusive and, for data less than 15 days old, rounded down to the whole
   minute (12:32:34 becomes 12:32:00) when the period is 60 s or more; ``EndTime`` is exclusive.
+* Values are stored at one-minute resolution (``MetricDatum.StorageResolution`` 60, the default and
+  what EMF uses): CloudWatch keeps a minute's values as one aggregate, so a request sees a
+  minute whole or not at all. A minute is in the request when it starts inside it: an
+  ``EndTime`` of 12:05:30 returns all of 12:05, never the values of its first 30 seconds.
 * Datapoints are the periods of length ``Period`` from the rounded start, each aggregating the
-  values whose timestamps fall in it; a period without values has no datapoint.
+  minutes that fall in it; a period without values has no datapoint.
 * A metric is identified by namespace, name and its *complete* dimension set: a request returns
   only values stored with exactly the dimensions it names.
 * Percentile statistics (``p95``) come from the period's values; this stand-in takes the
@@ -76,8 +80,9 @@ def get_metric_statistics(
     period_ms = period_seconds * 1000
     buckets: dict[int, list[float]] = {}
     for item in stored:
-        if start <= item.timestamp_ms < end_ms:
-            bucket = start + (item.timestamp_ms - start) // period_ms * period_ms
+        minute = item.timestamp_ms - item.timestamp_ms % MINUTE_MS
+        if start <= minute < end_ms:
+            bucket = start + (minute - start) // period_ms * period_ms
             buckets.setdefault(bucket, []).append(item.value)
     return [
         Datapoint(bucket, {stat: statistic_of(values, stat) for stat in statistics})
