@@ -8,8 +8,8 @@ periods at the first datum instead of the rounded ``StartTime``, ignores ``Exten
 pair of dimensions (so ``list_metrics`` repeats multi-dimension metrics). The replacements follow
 the GetMetricStatistics and ListMetrics API reference (``exporter.cloudwatch_semantics``):
 exact dimension sets, minute-rounded start, exclusive end, minutes read whole, percentiles.
-Metrics get in the way CloudWatch Logs puts them in: each EMF document is extracted per the EMF specification
-(``exporter.emf``), one metric per dimension set, and stored with ``PutMetricData``.
+Metrics get in the way CloudWatch Logs puts them in: each EMF document is extracted per the EMF
+specification (``exporter.emf``), one metric per dimension set, and stored with ``PutMetricData``.
 
 **The exporter** follows ``CloudWatchCollector.scrape`` with the default data getter
 (``GetMetricStatisticsDataGetter``) and dimension source (``DefaultDimensionSource.listDimensions``):

@@ -186,6 +186,9 @@ def emitted(lines: list[str]) -> dict[str, dict[frozenset[str], set[str]]]:
     for line in lines:
         document = parse_line(line)
         assert document is not None, line
+        # Standard resolution, which the CloudWatch stand-in assumes: it reads each minute whole.
+        for block in json.loads(line)["_aws"]["CloudWatchMetrics"]:
+            assert all(d.get("StorageResolution", 60) == 60 for d in block["Metrics"]), line
         for metric in document.metrics:
             assert metric.namespace == NAMESPACE, line
             for dimension_set in metric.dimension_sets:

@@ -6,10 +6,10 @@ the CloudWatch stand-in of the end-to-end test, so both follow one reading of th
 
 * ``StartTime`` is inclusive and, for data less than 15 days old, rounded down to the whole
   minute (12:32:34 becomes 12:32:00) when the period is 60 s or more; ``EndTime`` is exclusive.
-* Values are stored at one-minute resolution (``MetricDatum.StorageResolution`` 60, the default and
-  what EMF uses): CloudWatch keeps a minute's values as one aggregate, so a request sees a
-  minute whole or not at all. A minute is in the request when it starts inside it: an
-  ``EndTime`` of 12:05:30 returns all of 12:05, never the values of its first 30 seconds.
+* Values are stored at one-minute resolution (``MetricDatum.StorageResolution`` 60, the default,
+  which the functions' EMF keeps): CloudWatch keeps a minute's values as one aggregate, so a
+  request sees a minute whole or not at all. A minute is in the answer when it starts inside the
+  requested window: an ``EndTime`` of 12:05:30 returns all of 12:05, never just its first 30 s.
 * Datapoints are the periods of length ``Period`` from the rounded start, each aggregating the
   minutes that fall in it; a period without values has no datapoint.
 * A metric is identified by namespace, name and its *complete* dimension set: a request returns
