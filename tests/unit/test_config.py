@@ -95,6 +95,11 @@ def test_flags_take_the_usual_spellings(raw: str, expected: bool) -> None:
         ("LARK_DEDUPE_LEASE_SECONDS", "0", "must be greater than 0, got 0"),
         ("LARK_DEDUPE_LEASE_SECONDS", "61", "must be at most 60, got 61"),
         ("LARK_APP_TYPE", "store", "must be self_built or marketplace, got 'store'"),
+        ("LARK_DEDUPE_LEASE_SECONDS", "60.5", "must be at most 60, got 60.5"),
+        ("LARK_DEDUPE_LEASE_SECONDS", "-1", "must be greater than 0, got -1"),
+        ("LARK_DEDUPE_TTL_SECONDS", "86399", "must be at least 86400, got 86399"),
+        ("LARK_ALLOW_PLAINTEXT", "si", "must be true or false, got 'si'"),
+        ("LARK_BASE_URL", "feishu", "must be an http(s) URL such as https://open.feishu.cn"),
     ],
 )
 def test_each_bad_value_says_what_is_wrong(variable: str, raw: str, problem: str) -> None:

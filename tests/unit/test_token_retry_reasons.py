@@ -7,8 +7,6 @@ error classes are Lark's, sorted by code in ``lark_service.lark.errors``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from lark_service.lark.errors import (
@@ -21,6 +19,7 @@ from lark_service.lark.errors import (
 from lark_service.tokens.retry import Budget, RefreshFailed, RetryPolicy, backoff, ensure_time, with_retries
 from lark_service.tokens.tuning import load_tuning
 from tests.unit.metric_recorder import record_metrics
+from tests.unit.test_token_retry import _failing
 
 POLICY = RetryPolicy(base=0.5, cap=4.0, attempts=3, call_seconds=2.0)
 ROUTE = "/open-apis/auth/v3/tenant_access_token/internal"
@@ -32,17 +31,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def _raising(*errors: Exception) -> Callable[[], str]:
-    pending = list(errors)
-
-    def op() -> str:
-        if pending:
-            raise pending.pop(0)
-        return "t-ok"
-
-    return op
 
 
 def test_the_policy_s_defaults_are_the_production_tuning() -> None:
@@ -81,7 +69,7 @@ def test_errors_no_retry_can_fix_fail_at_once_with_their_reason(error: LarkApiEr
     slept: list[float] = []
     with pytest.raises(RefreshFailed) as failed:
         with_retries(
-            _raising(error), token_type="tenant", policy=POLICY, budget=Budget(60), sleep=slept.append
+            _failing([error]), token_type="tenant", policy=POLICY, budget=Budget(60), sleep=slept.append
         )
     assert failed.value.reason == reason
     assert str(failed.value) == f"tenant refresh failed ({reason}): {error}"
@@ -97,7 +85,7 @@ def test_giving_up_names_the_attempts_and_the_last_error() -> None:
     ]
     with pytest.raises(RefreshFailed) as failed:
         with_retries(
-            _raising(*errors), token_type="app", policy=POLICY, budget=Budget(60), sleep=lambda _: None
+            _failing(list(errors)), token_type="app", policy=POLICY, budget=Budget(60), sleep=lambda _: None
         )
     assert failed.value.reason == "transient"
     assert str(failed.value) == "app refresh failed (transient): gave up after 3 attempts: HTTP 503"
@@ -108,7 +96,7 @@ def test_a_rate_limit_to_the_last_attempt_is_reported_as_one() -> None:
     slept: list[float] = []
     with pytest.raises(RefreshFailed) as failed:
         with_retries(
-            _raising(*limited), token_type="app", policy=POLICY, budget=Budget(60), sleep=slept.append
+            _failing(list(limited)), token_type="app", policy=POLICY, budget=Budget(60), sleep=slept.append
         )
     assert failed.value.reason == "rate_limited"
     assert slept == [0.5, 0.5]
@@ -121,7 +109,7 @@ def test_a_wait_past_the_deadline_says_so() -> None:
     clock = Clock()
     with pytest.raises(RefreshFailed) as failed:
         with_retries(
-            _raising(LarkRateLimited(ROUTE, 429, 99991400, "limit", 7.25)),
+            _failing([LarkRateLimited(ROUTE, 429, 99991400, "limit", 7.25)]),
             token_type="tenant",
             policy=POLICY,
             budget=Budget(9.0, clock=clock),
@@ -142,7 +130,7 @@ def test_a_wait_that_exactly_fits_is_taken() -> None:
         clock.now += seconds
 
     result = with_retries(
-        _raising(LarkRateLimited(ROUTE, 429, 99991400, "limit", 7.0)),
+        _failing([LarkRateLimited(ROUTE, 429, 99991400, "limit", 7.0)]),
         token_type="tenant",
         policy=POLICY,
         budget=Budget(9.0, clock=clock),
@@ -154,7 +142,7 @@ def test_a_wait_that_exactly_fits_is_taken() -> None:
 
 def test_each_retry_is_counted_by_token_type(monkeypatch: pytest.MonkeyPatch) -> None:
     emitted = record_metrics(monkeypatch, "lark_service.tokens.retry")
-    op = _raising(LarkTransientError("a"), LarkRateLimited(ROUTE, 429, 99991400, "limit", 0.1))
+    op = _failing([LarkTransientError("a"), LarkRateLimited(ROUTE, 429, 99991400, "limit", 0.1)])
     assert (
         with_retries(op, token_type="app", policy=POLICY, budget=Budget(60), sleep=lambda _: None) == "t-ok"
     )
@@ -163,7 +151,7 @@ def test_each_retry_is_counted_by_token_type(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_the_backoff_resets_for_each_loop_and_grows_per_attempt() -> None:
     slept: list[float] = []
-    op = _raising(LarkTransientError("1"), LarkTransientError("2"))
+    op = _failing([LarkTransientError("1"), LarkTransientError("2")])
     with_retries(op, token_type="t", policy=POLICY, budget=Budget(60), sleep=slept.append, rand=lambda: 0.5)
     assert slept == [0.375, 0.75]  # equal jitter: step/2 + 0.5 * step/2, steps 0.5 and 1.0
 
